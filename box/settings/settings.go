@@ -1,0 +1,77 @@
+// Package settings keeps what staff decide about their box: the venue's
+// name, its description and house rules, the staff password hash.
+//
+// Settings are one JSON document in the settings bucket, so adding a field
+// needs no migration: a field missing from an older document reads as its
+// zero value, which every caller treats as "use the default".
+// Anything under cmd, portal and sync may import this package.
+package settings
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"tiersbox/box/store"
+)
+
+// Settings is the venue's configuration. Empty text fields mean "use the
+// default text in the visitor's language".
+type Settings struct {
+	Venue       string `json:"venue"`
+	Description string `json:"description,omitempty"`
+	Rules       string `json:"rules,omitempty"`
+	// AdminPasswordHash is an argon2id PHC string (see box/password);
+	// empty until `tiersbox init` sets it.
+	AdminPasswordHash string `json:"admin_password_hash,omitempty"`
+}
+
+// DefaultVenue names a box whose staff have not named it yet.
+const DefaultVenue = "tiersbox"
+
+var key = []byte("settings")
+
+// Load reads the settings, or the defaults when none were saved.
+func Load(st *store.Store) (Settings, error) {
+	s := Settings{Venue: DefaultVenue}
+	err := st.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(store.BucketSettings).Get(key)
+		if raw == nil {
+			return nil
+		}
+		return json.Unmarshal(raw, &s)
+	})
+	if err != nil {
+		return Settings{}, fmt.Errorf("settings: load: %w", err)
+	}
+	if s.Venue == "" {
+		s.Venue = DefaultVenue
+	}
+	return s, nil
+}
+
+// Saved reports whether settings were ever saved (by `tiersbox init`).
+func Saved(st *store.Store) (bool, error) {
+	var ok bool
+	err := st.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(store.BucketSettings).Get(key) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// Save replaces the settings.
+func Save(st *store.Store, s Settings) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("settings: encode: %w", err)
+	}
+	err = st.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketSettings).Put(key, raw)
+	})
+	if err != nil {
+		return fmt.Errorf("settings: save: %w", err)
+	}
+	return nil
+}

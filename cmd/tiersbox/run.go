@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"tiersbox/box/identity"
+	"tiersbox/box/metrics"
+	"tiersbox/box/settings"
+	"tiersbox/box/store"
+	"tiersbox/box/visitor"
+	"tiersbox/portal/captive"
+	"tiersbox/portal/web"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after
+// SIGINT or SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
+	fs := newFlagSet("run", env)
+	var common commonFlags
+	common.register(fs)
+	httpAddr := fs.String("http", "", "HTTP `address` to listen on (default 127.0.0.1:8080, or the config's http.listen)")
+	dnsAddr := fs.String("dns", "", "DNS `address` to answer on, such as :53 (off unless given or configured)")
+	address := fs.String("address", "", "the box's IPv4 `address` on the visitors' network (config portal.address)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := common.load()
+	if err != nil {
+		return err
+	}
+	// Flags last: they override the file and the environment.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "http":
+			cfg.HTTP.Listen = *httpAddr
+		case "dns":
+			cfg.DNS.Listen = *dnsAddr
+		case "address":
+			cfg.Portal.Address = *address
+		case "log-level":
+			cfg.Log.Level = *logLevel
+		}
+	})
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return runBox(ctx, cfg, common.data, env)
+}
+
+// runBox builds every component in order, runs them until ctx is done,
+// then stops them in the reverse order.
+func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
+	logger := newLogger(env, cfg.Log.Level)
+
+	// The identity first: it is what other boxes know this one by, and a
+	// damaged one must stop the box before anything else is touched.
+	id, created, err := identity.LoadOrCreate(dataDir)
+	if err != nil {
+		return err
+	}
+	if created {
+		logger.Info("new box identity created", "device_id", id.DeviceID.String(), "path", dataDir)
+	}
+
+	st, err := store.Open(dataDir, store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	// The database closes last, after every component that writes to it.
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the database", "error", err)
+		}
+	}()
+	venue, err := settings.Load(st)
+	if err != nil {
+		return err
+	}
+	if ok, _ := settings.Saved(st); !ok {
+		logger.Info("box not set up yet: run `tiersbox init` to name the venue and set the staff password")
+	}
+
+	reg := new(metrics.Registry)
+	visitors := visitor.New(st, visitor.Options{SessionLength: cfg.Portal.Session.Duration, Logger: logger})
+	neighbours := captive.Neighbours{}
+
+	// Bind the sockets before printing anything, so that the addresses
+	// shown are the real ones (port 0 picks a free port).
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	defer httpLn.Close()
+	httpBound := netip.MustParseAddrPort(httpLn.Addr().String())
+
+	var dns *captive.DNS
+	portalIP, err := portalAddress(cfg, httpBound)
+	if err != nil {
+		return err
+	}
+	if cfg.DNS.Listen != "" {
+		if !portalIP.IsValid() {
+			return fmt.Errorf("%w: the DNS responder needs the box's address: set portal.address or --address", errUsage)
+		}
+		dns, err = captive.NewDNS(captive.DNSOptions{
+			Addr:   cfg.DNS.Listen,
+			Answer: portalIP,
+			Entered: func(a netip.Addr) bool {
+				return visitors.Entered(a, neighbours.MAC(a))
+			},
+			Queries: reg.NewCounterVec("tiersbox_dns_queries_total", "DNS queries, by outcome.", "outcome"),
+			Logger:  logger,
+		})
+		if err != nil {
+			return err
+		}
+		if err := dns.Listen(); err != nil {
+			return err
+		}
+	}
+
+	urlHost, shown := portalHosts(cfg, portalIP, httpBound, dns != nil)
+	pages, err := web.New(web.Options{
+		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
+		Metrics: reg, Version: versionString(), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	portal, err := captive.NewPortal(captive.PortalOptions{
+		URL:       "http://" + urlHost,
+		Hostnames: ownHostnames(cfg.Portal.Hostname),
+		Visitors:  visitors,
+		MAC:       neighbours.MAC,
+		Next:      pages.Pages(),
+		Probes:    reg.NewCounterVec("tiersbox_captive_checks_total", "Connectivity checks of phones and computers, by system and reply.", "check"),
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           pages.Wrap(portal),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		// Captive-portal checks and pages need a few hundred bytes of
+		// headers; anything far larger is refused with 431.
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+
+	fmt.Fprintf(env.stdout, "tiersbox %s: the box %q is running.\n", versionString(), venue.Venue)
+	fmt.Fprintf(env.stdout, "  open http://%s/ in a browser\n", hostPort(httpBound))
+	if dns != nil {
+		fmt.Fprintf(env.stdout, "  DNS on %s answers every name with %s\n", dns.LocalAddr(), portalIP)
+	}
+	fmt.Fprintf(env.stdout, "  data in %s, device ID %s\n", dataDir, id.DeviceID)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// Stop accepting and let in-flight requests finish; this runs on
+		// a signal or when another component fails.
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("requests still running at shutdown were cut", "error", err)
+		}
+		return nil
+	})
+	if dns != nil {
+		g.Go(func() error { return dns.Serve(gctx) })
+	}
+	g.Go(func() error { return visitors.Run(gctx, 10*time.Minute) })
+
+	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
+	err = g.Wait()
+	if err != nil {
+		return err
+	}
+	logger.Info("box stopped cleanly")
+	return nil
+}
+
+// portalAddress is the IPv4 address the DNS responder gives for every
+// name: the configured one, else the one --dns or --http is bound to.
+func portalAddress(cfg Config, httpBound netip.AddrPort) (netip.Addr, error) {
+	if cfg.Portal.Address != "" {
+		return netip.ParseAddr(cfg.Portal.Address)
+	}
+	if cfg.DNS.Listen != "" {
+		host, _, _ := net.SplitHostPort(cfg.DNS.Listen)
+		if a, err := netip.ParseAddr(host); err == nil && a.Is4() && !a.IsUnspecified() {
+			return a, nil
+		}
+	}
+	if a := httpBound.Addr().Unmap(); a.Is4() && !a.IsUnspecified() {
+		return a, nil
+	}
+	return netip.Addr{}, nil
+}
+
+// portalHosts returns the host (and port) that redirects lead to, and the
+// addresses shown to visitors. With the box's own DNS the friendly name
+// works; without it only an address does.
+func portalHosts(cfg Config, portalIP netip.Addr, httpBound netip.AddrPort, dnsOn bool) (urlHost string, shown []string) {
+	port := ""
+	if httpBound.Port() != 80 {
+		port = ":" + strconv.Itoa(int(httpBound.Port()))
+	}
+	addr := "127.0.0.1"
+	if portalIP.IsValid() {
+		addr = portalIP.String()
+	}
+	if dnsOn {
+		return cfg.Portal.Hostname + port, []string{cfg.Portal.Hostname + port, addr + port}
+	}
+	return addr + port, []string{addr + port}
+}
+
+// ownHostnames are the names a visitor may type for the box: the
+// configured one and its .local form, which mDNS answers on a venue's own
+// network.
+func ownHostnames(hostname string) []string {
+	label, _, _ := strings.Cut(hostname, ".")
+	return []string{hostname, label + ".local"}
+}
+
+func hostPort(ap netip.AddrPort) string {
+	a := ap.Addr().Unmap()
+	if a.IsUnspecified() {
+		a = netip.MustParseAddr("127.0.0.1")
+	}
+	return netip.AddrPortFrom(a, ap.Port()).String()
+}
+
+// newLogger writes text logs to stderr (journald keeps them on a Pi).
+//
+// Level policy: ERROR is what staff must act on (the admin page will show
+// it); WARN is a problem the box worked around; INFO is a change of state
+// (started, stopped, a visitor entered); DEBUG is per request and per
+// query.
+func newLogger(env cmdEnv, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"golang.org/x/text/language"
+)
+
+// Languages the portal speaks, French first: it is the default for a
+// visitor whose browser states no preference the box can meet.
+var languages = []language.Tag{language.French, language.English}
+
+var matcher = language.NewMatcher(languages)
+
+// langCookie remembers a visitor's choice from the language switch.
+const langCookie = "tb_lang"
+
+// pickLang chooses the page language: an explicit choice (cookie) first,
+// then the browser's Accept-Language, then French.
+func pickLang(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil {
+		if _, ok := catalog[c.Value]; ok {
+			return c.Value
+		}
+	}
+	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err != nil || len(tags) == 0 {
+		return "fr"
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return "fr"
+	}
+	base, _ := languages[i].Base()
+	return base.String()
+}
+
+// translate returns the message key in lang, formatted with args.
+// A missing key shows as itself, which the catalog test forbids.
+func translate(lang, key string, args ...any) string {
+	msg, ok := catalog[lang][key]
+	if !ok {
+		return key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(msg, args...)
+	}
+	return msg
+}
+
+// catalog holds every text of the portal. Keys are grouped by page. Each
+// language must have every key (TestCatalogComplete).
+var catalog = map[string]map[string]string{
+	"fr": {
+		"lang.name":              "Français",
+		"lang.switch":            "Langue",
+		"skip":                   "Aller au contenu",
+		"nav.home":               "Accueil",
+		"nav.about":              "Ce que propose la box",
+		"footer.offline":         "Cette box fonctionne sans internet. Aucun compte, aucun pistage.",
+		"footer.version":         "tiersbox %s",
+		"stay.title":             "Restez connecté·e à ce WiFi",
+		"stay.body":              "Votre téléphone peut afficher « pas d’accès à internet » : c’est normal, tout se passe ici, sur la box. Gardez ce WiFi.",
+		"stay.address":           "Si cette fenêtre se ferme, ouvrez votre navigateur et tapez :",
+		"stay.or":                "ou",
+		"welcome.title":          "Bienvenue",
+		"welcome.default":        "Ce WiFi est une box de tiers-lieu : des notes collaboratives, des salons de discussion et des documents partagés, sans internet.",
+		"welcome.rules":          "Règles de la maison",
+		"welcome.rules.default":  "Soyez bienveillant·e·s et respectueux·ses.\nCe que vous écrivez ici est partagé avec les autres visiteurs et peut être conservé comme documentation commune du lieu.\nNe publiez pas d’informations personnelles sur d’autres personnes.",
+		"welcome.nickname":       "Votre pseudo",
+		"welcome.nickname.hint":  "Pas de compte, pas d’e-mail : juste un nom que les autres verront, 32 caractères au plus.",
+		"welcome.enter":          "Entrer",
+		"welcome.privacy":        "La box garde votre pseudo et l’adresse de votre appareil pendant %s pour vous reconnaître, puis les efface.",
+		"welcome.again":          "Vous êtes entré·e sous le nom %s. Changez-le ci-dessous si vous voulez.",
+		"error.nickname.empty":   "Choisissez un pseudo pour entrer.",
+		"error.nickname.long":    "Ce pseudo est trop long : 32 caractères au plus.",
+		"error.nickname.invalid": "Ce pseudo contient des caractères non autorisés (caractères de contrôle, < ou >).",
+		"home.title":             "Accueil",
+		"home.hello":             "Bonjour %s !",
+		"home.intro":             "Voici les espaces de la box. Tout reste ici, sur le réseau du lieu.",
+		"home.rename":            "Changer de pseudo",
+		"space.soon":             "Bientôt disponible",
+		"space.pads":             "Pads",
+		"space.pads.desc":        "Des notes écrites à plusieurs, en même temps, pour documenter un atelier.",
+		"space.chat":             "Discussion",
+		"space.chat.desc":        "Des salons pour échanger avec les personnes présentes.",
+		"space.drive":            "Documents",
+		"space.drive.desc":       "Photos, PDF et sons partagés par le lieu et ses visiteurs.",
+		"about.title":            "Cette box fonctionne sans internet",
+		"about.from":             "Vous avez demandé %s : cette box n’est pas reliée à internet, ce site n’est donc pas joignable ici.",
+		"about.intro":            "Voici ce que la box propose, sans internet :",
+		"about.enter":            "Entrer sur la box",
+		"error.title":            "Oups",
+		"error.notfound":         "Cette page n’existe pas sur la box.",
+		"error.badrequest":       "La demande n’a pas pu être comprise.",
+		"error.toolarge":         "Ce que vous avez envoyé est trop gros.",
+		"error.forbidden":        "Cette demande vient d’une autre page et a été refusée.",
+		"error.method":           "Cette page ne s’utilise pas ainsi.",
+		"error.internal":         "Quelque chose s’est mal passé sur la box. Réessayez dans un instant.",
+		"error.back":             "Retour à l’accueil",
+	},
+	"en": {
+		"lang.name":              "English",
+		"lang.switch":            "Language",
+		"skip":                   "Skip to content",
+		"nav.home":               "Home",
+		"nav.about":              "What this box offers",
+		"footer.offline":         "This box works without internet. No account, no tracking.",
+		"footer.version":         "tiersbox %s",
+		"stay.title":             "Stay connected to this WiFi",
+		"stay.body":              "Your phone may say “no internet access”: that is normal, everything happens here, on the box. Keep this WiFi.",
+		"stay.address":           "If this window closes, open your browser and type:",
+		"stay.or":                "or",
+		"welcome.title":          "Welcome",
+		"welcome.default":        "This WiFi is a community box: collaborative notes, chat rooms and shared documents, without internet.",
+		"welcome.rules":          "House rules",
+		"welcome.rules.default":  "Be kind and respectful.\nWhat you write here is shared with the other visitors and may be kept as the venue's common documentation.\nDo not publish personal information about other people.",
+		"welcome.nickname":       "Your nickname",
+		"welcome.nickname.hint":  "No account, no e-mail: just a name others will see, 32 characters at most.",
+		"welcome.enter":          "Enter",
+		"welcome.privacy":        "The box keeps your nickname and your device's address for %s to recognise you, then erases them.",
+		"welcome.again":          "You entered as %s. Change it below if you like.",
+		"error.nickname.empty":   "Choose a nickname to enter.",
+		"error.nickname.long":    "This nickname is too long: 32 characters at most.",
+		"error.nickname.invalid": "This nickname has characters that are not allowed (control characters, < or >).",
+		"home.title":             "Home",
+		"home.hello":             "Hello %s!",
+		"home.intro":             "Here are the box's spaces. Everything stays here, on the venue's network.",
+		"home.rename":            "Change nickname",
+		"space.soon":             "Coming soon",
+		"space.pads":             "Pads",
+		"space.pads.desc":        "Notes written together, at the same time, to document a workshop.",
+		"space.chat":             "Chat",
+		"space.chat.desc":        "Rooms to talk with the people who are here.",
+		"space.drive":            "Documents",
+		"space.drive.desc":       "Photos, PDFs and sounds shared by the venue and its visitors.",
+		"about.title":            "This box works without internet",
+		"about.from":             "You asked for %s: this box is not connected to the internet, so that site cannot be reached here.",
+		"about.intro":            "Here is what the box offers, without internet:",
+		"about.enter":            "Enter the box",
+		"error.title":            "Oops",
+		"error.notfound":         "This page does not exist on the box.",
+		"error.badrequest":       "The request could not be understood.",
+		"error.toolarge":         "What you sent is too large.",
+		"error.forbidden":        "This request came from another page and was refused.",
+		"error.method":           "This page cannot be used that way.",
+		"error.internal":         "Something went wrong on the box. Try again in a moment.",
+		"error.back":             "Back to the home page",
+	},
+}

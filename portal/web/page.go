@@ -1,0 +1,155 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+
+	"tiersbox/box/settings"
+	"tiersbox/box/visitor"
+	"tiersbox/portal/captive"
+)
+
+// page is what every template receives.
+type page struct {
+	Lang      string
+	Langs     []langLink
+	Path      string // the current path, for the language switch to return to
+	Settings  settings.Settings
+	Visitor   *visitor.Visitor
+	Addresses []string
+	Version   string
+
+	// Page-specific fields; unused ones stay empty.
+	Rules         []string
+	Nickname      string
+	Error         string
+	SessionLength string
+	From          string
+}
+
+type langLink struct {
+	Code, Name string
+	Current    bool
+}
+
+// visitorCookie holds the pseudonymous visitor ID.
+const visitorCookie = "tb_visitor"
+
+// currentVisitor finds the visitor making a request: by cookie first (a
+// visitor keeps their session when their address changes, and we then
+// record the new address), then by device.
+func (s *Server) currentVisitor(r *http.Request) *visitor.Visitor {
+	client := captive.ClientAddr(r)
+	mac := s.opts.MAC(client)
+	if c, err := r.Cookie(visitorCookie); err == nil && visitor.ValidID(c.Value) {
+		if v, err := s.opts.Visitors.ByID(c.Value); err == nil {
+			if err := s.opts.Visitors.Moved(v, client, mac); err != nil {
+				s.logger.Warn("recording a visitor's new address", "error", err)
+			}
+			return &v
+		}
+	}
+	if v, err := s.opts.Visitors.ByClient(client, mac); err == nil {
+		return &v
+	}
+	return nil
+}
+
+func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
+	st, err := settings.Load(s.opts.Store)
+	if err != nil {
+		return nil, err
+	}
+	lang := pickLang(r)
+	p := &page{
+		Lang:      lang,
+		Path:      r.URL.Path,
+		Settings:  st,
+		Visitor:   v,
+		Addresses: s.opts.Addresses,
+		Version:   s.opts.Version,
+	}
+	for _, code := range []string{"fr", "en"} {
+		p.Langs = append(p.Langs, langLink{Code: code, Name: translate(code, "lang.name"), Current: code == lang})
+	}
+	return p, nil
+}
+
+// render executes a page template into a buffer first, so that a template
+// error becomes a clean error page instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	var buf bytes.Buffer
+	if err := s.pages[p.Lang][name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.logger.Error("rendering a page", "page", name, "error", err)
+		if name != "error" {
+			s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		} else {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Pages depend on who asks (entered or not, nickname, language).
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Language", p.Lang)
+	h.Set("Vary", "Cookie, Accept-Language")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
+// renderError shows a friendly page in the visitor's language. The message
+// is a catalog key: visitors never see an internal error's text.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, key string) {
+	p, err := s.newPage(r, nil)
+	if err != nil {
+		s.logger.Error("loading settings for an error page", "error", err)
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	p.Error = translate(p.Lang, key)
+	s.render(w, r, status, "error", p)
+}
+
+// serverError logs err and shows the generic error page.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("serving a page", "path", r.URL.Path, "error", err)
+	s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "error.notfound")
+}
+
+// nicknameError maps a nickname error to its catalog key.
+func nicknameError(err error) string {
+	switch {
+	case errors.Is(err, visitor.ErrNicknameEmpty):
+		return "error.nickname.empty"
+	case errors.Is(err, visitor.ErrNicknameTooLong):
+		return "error.nickname.long"
+	default:
+		return "error.nickname.invalid"
+	}
+}
+
+// splitLines turns staff text into paragraphs, one per non-empty line.
+func splitLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// localPath reports whether s is a path on this box, safe to redirect to.
+func localPath(s string) bool {
+	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.HasPrefix(s, "/\\") &&
+		!strings.ContainsAny(s, "\r\n")
+}

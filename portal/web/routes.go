@@ -1,0 +1,23 @@
+package web
+
+import "net/http"
+
+// routes declares every page of the box in one place.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	forms := http.NewCrossOriginProtection()
+	forms.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	}))
+
+	mux.HandleFunc("GET /{$}", s.homeShow)
+	mux.HandleFunc("GET /welcome", s.welcomeShow)
+	mux.Handle("POST /enter", forms.Handler(http.HandlerFunc(s.enter)))
+	mux.HandleFunc("GET /about", s.aboutShow)
+	mux.HandleFunc("GET /lang", s.langSet)
+	mux.HandleFunc("GET /static/", s.staticServe)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /metrics", s.metricsServe)
+	mux.HandleFunc("/", s.notFound)
+	return mux
+}

@@ -1,0 +1,203 @@
+// Package web serves the box's own pages: the welcome page with its
+// nickname form, the home page listing the box's spaces, the "what this
+// box offers" page, health and metrics, in French and English.
+//
+// Pages work without JavaScript and load nothing from outside the box.
+// Templates and static files are embedded and parsed at start-up, so a
+// broken template stops the daemon at once rather than a visitor later.
+//
+// Only cmd/tiersbox imports this package. It never imports sync/...; what
+// it needs from other parts of the box it declares as small interfaces.
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path"
+	"strings"
+	"time"
+
+	"tiersbox/box/metrics"
+	"tiersbox/box/store"
+	"tiersbox/box/visitor"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure a Server.
+type Options struct {
+	// Store holds the settings. Required.
+	Store *store.Store
+	// Visitors records who entered. Required.
+	Visitors *visitor.Service
+	// MAC returns a client's MAC address, or "" if unknown. nil means
+	// always unknown.
+	MAC func(netip.Addr) string
+	// Addresses are what a visitor can type to reach the box, preferred
+	// first (for example "tiers.box" and "10.42.0.1"). Shown on every
+	// page in case the sign-in window closes. Required.
+	Addresses []string
+	// Metrics receives the server's counters. nil means a private registry
+	// (metrics are then still served, but nobody else adds to them).
+	Metrics *metrics.Registry
+	// Version is shown in the footer.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server renders the pages. It is safe for concurrent use.
+type Server struct {
+	opts     Options
+	logger   *slog.Logger
+	pages    map[string]map[string]*template.Template // lang → page → template
+	static   map[string]staticFile                    // hashed URL path → file
+	staticOf map[string]string                        // name → hashed URL path
+	mux      *http.ServeMux
+
+	requests *metrics.CounterVec
+	entered  *metrics.Counter
+}
+
+type staticFile struct {
+	data        []byte
+	contentType string
+}
+
+var pageNames = []string{"welcome", "home", "about", "error"}
+
+// New parses every template and indexes the static files.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Visitors == nil || len(opts.Addresses) == 0 {
+		return nil, errors.New("web: Store, Visitors and Addresses are required")
+	}
+	if opts.MAC == nil {
+		opts.MAC = func(netip.Addr) string { return "" }
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = new(metrics.Registry)
+	}
+	s := &Server{opts: opts, logger: opts.Logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if err := s.loadStatic(); err != nil {
+		return nil, err
+	}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.requests = opts.Metrics.NewCounterVec("tiersbox_http_requests_total", "HTTP requests answered, by status code.", "code")
+	s.entered = opts.Metrics.NewCounter("tiersbox_visitors_entered_total", "Times a visitor pressed Enter with a valid nickname.")
+	opts.Metrics.NewGaugeFunc("tiersbox_visitors_current", "Visitors with a current session.", func() float64 {
+		n, _ := opts.Visitors.Count()
+		return float64(n)
+	})
+	s.mux = s.routes()
+	return s, nil
+}
+
+func (s *Server) loadStatic() error {
+	s.static = make(map[string]staticFile)
+	s.staticOf = make(map[string]string)
+	return fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(p, "static/")
+		sum := sha256.Sum256(data)
+		ext := path.Ext(name)
+		// The content hash in the URL lets browsers cache forever: a new
+		// version is a new URL.
+		hashed := "/static/" + strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
+		ct := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}[ext]
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		s.static[hashed] = staticFile{data: data, contentType: ct}
+		s.staticOf[name] = hashed
+		return nil
+	})
+}
+
+func (s *Server) parseTemplates() error {
+	base := template.New("").Funcs(template.FuncMap{
+		"t":      func(key string, args ...any) string { return key },
+		"static": s.staticURL,
+	})
+	base, err := base.ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("web: parse layout: %w", err)
+	}
+	s.pages = make(map[string]map[string]*template.Template)
+	for lang := range catalog {
+		s.pages[lang] = make(map[string]*template.Template)
+		for _, name := range pageNames {
+			t, err := base.Clone()
+			if err != nil {
+				return err
+			}
+			t.Funcs(template.FuncMap{"t": func(key string, args ...any) string { return translate(lang, key, args...) }})
+			if _, err := t.ParseFS(templateFS, "templates/"+name+".html"); err != nil {
+				return fmt.Errorf("web: parse %s: %w", name, err)
+			}
+			s.pages[lang][name] = t
+		}
+	}
+	return nil
+}
+
+// staticURL returns the hashed URL of an embedded static file. An unknown
+// name fails template execution, which tests catch.
+func (s *Server) staticURL(name string) (string, error) {
+	u, ok := s.staticOf[name]
+	if !ok {
+		return "", fmt.Errorf("web: no static file %q", name)
+	}
+	return u, nil
+}
+
+// Pages returns the handler of the box's own pages, for the captive portal
+// to call for requests addressed to the box.
+func (s *Server) Pages() http.Handler { return s.mux }
+
+// Wrap returns h with what every reply of the box needs, whatever answers
+// it (the captive portal in front of Pages included): security headers,
+// metrics, logs and a friendly page instead of a crash.
+func (s *Server) Wrap(h http.Handler) http.Handler {
+	return s.observe(securityHeaders(h))
+}
+
+// SessionLength formats the visitor session length for the welcome page.
+func formatDuration(d time.Duration, lang string) string {
+	h := int(d.Round(time.Hour) / time.Hour)
+	switch {
+	case h >= 48 && h%24 == 0:
+		if lang == "fr" {
+			return fmt.Sprintf("%d jours", h/24)
+		}
+		return fmt.Sprintf("%d days", h/24)
+	case h >= 1:
+		if lang == "fr" {
+			return fmt.Sprintf("%d h", h)
+		}
+		return fmt.Sprintf("%d hours", h)
+	}
+	m := int(d.Round(time.Minute) / time.Minute)
+	return fmt.Sprintf("%d min", m)
+}

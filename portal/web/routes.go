@@ -13,11 +13,22 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /{$}", s.homeShow)
 	mux.HandleFunc("GET /welcome", s.welcomeShow)
 	mux.Handle("POST /enter", forms.Handler(http.HandlerFunc(s.enter)))
+	mux.Handle("/enter", s.onlyMethods("POST"))
 	mux.HandleFunc("GET /about", s.aboutShow)
 	mux.HandleFunc("GET /lang", s.langSet)
 	mux.HandleFunc("GET /static/", s.staticServe)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /metrics", s.metricsServe)
+	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux
+}
+
+// onlyMethods answers a friendly 405 for a path that exists for other
+// methods (the catch-all above would otherwise say 404).
+func (s *Server) onlyMethods(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.renderError(w, r, http.StatusMethodNotAllowed, "error.method")
+	})
 }

@@ -40,6 +40,10 @@ type Config struct {
 		// DHCPOption114 announces the Captive Portal API by DHCP (see
 		// firmware/README.md for why it is off by default).
 		DHCPOption114 bool `toml:"dhcp_option_114"`
+		// MDNS answers multicast DNS for the hostname's first label +
+		// ".local" (tiers.local) on network.interface: how visitors find
+		// the box on a venue's own network, where it is not their DNS.
+		MDNS bool `toml:"mdns"`
 	} `toml:"portal"`
 	Network NetworkConfig `toml:"network"`
 	Log     struct {

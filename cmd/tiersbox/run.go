@@ -135,6 +135,18 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 
 	urlHost, shown := portalHosts(cfg, portalIP, httpBound, dns != nil)
+	if cfg.Portal.MDNS {
+		if !portalIP.IsValid() {
+			return fmt.Errorf("%w: mDNS needs the box's address: set portal.address or --address", errUsage)
+		}
+		name := ownHostnames(cfg.Portal.Hostname)[1]
+		m, err := captive.StartMDNS(captive.MDNSOptions{Name: name, Addr: portalIP, Interface: cfg.Network.Interface, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		shown = append(shown, name)
+	}
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
 		Metrics: reg, Version: versionString(), Logger: logger,
@@ -205,7 +217,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 }
 
 // portalAddress is the IPv4 address the DNS responder gives for every
-// name: the configured one, else the one --dns or --http is bound to.
+// name: the configured one, else the one --dns or --http is bound to, else
+// the address of network.interface (a box in a venue's network gets its
+// address from the venue's DHCP server).
 func portalAddress(cfg Config, httpBound netip.AddrPort) (netip.Addr, error) {
 	if cfg.Portal.Address != "" {
 		return netip.ParseAddr(cfg.Portal.Address)
@@ -219,7 +233,26 @@ func portalAddress(cfg Config, httpBound netip.AddrPort) (netip.Addr, error) {
 	if a := httpBound.Addr().Unmap(); a.Is4() && !a.IsUnspecified() {
 		return a, nil
 	}
-	return netip.Addr{}, nil
+	return interfaceAddress(cfg.Network.Interface), nil
+}
+
+// interfaceAddress returns the first IPv4 address of the named interface,
+// or the zero Addr when there is none (a laptop has no wlan0 of ours).
+func interfaceAddress(name string) netip.Addr {
+	iface, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addrs, err := iface.Addrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
 }
 
 // portalHosts returns the host (and port) that redirects lead to, and the

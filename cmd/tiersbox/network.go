@@ -2,9 +2,127 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+
+	"tiersbox/firmware"
 )
 
+// cmdNetworkConfig renders the Raspberry Pi's network files (hostapd,
+// dnsmasq, nftables, systemd units) from the config's [network] section and
+// writes those that changed. firmware/install.sh runs it; staff run it
+// again after editing the config.
 func cmdNetworkConfig(ctx context.Context, args []string, env cmdEnv) error {
-	return errors.New("network-config: not yet")
+	fs := newFlagSet("network-config", env)
+	var common commonFlags
+	common.register(fs)
+	root := fs.String("root", "/", "write the files under this `folder` instead of /")
+	binary := fs.String("binary", "/usr/local/bin/tiersbox", "the installed binary's `path`, for the systemd unit")
+	user := fs.String("user", "tiersbox", "the system `user` the daemon runs as")
+	dryRun := fs.Bool("dry-run", false, "print the files instead of writing them")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if common.config == "" {
+		return fmt.Errorf("%w: network-config needs --config FILE", errUsage)
+	}
+	// The unit names the data folder; the installed default is not the
+	// laptop default of the other subcommands.
+	if !flagSet(fs, "data") && common.data == "tiersbox-data" {
+		common.data = "/var/lib/tiersbox"
+	}
+	cfg, err := common.load()
+	if err != nil {
+		return err
+	}
+	configFile, err := filepath.Abs(common.config)
+	if err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(common.data)
+	if err != nil {
+		return err
+	}
+	p, err := networkParams(cfg)
+	if err != nil {
+		return err
+	}
+	p.Binary, p.DataDir, p.ConfigFile, p.User = *binary, dataDir, configFile, *user
+	files, err := firmware.Render(p)
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		for _, f := range files {
+			fmt.Fprintf(env.stdout, "# %s (mode %04o)\n%s\n", f.Path, f.Mode.Perm(), f.Data)
+		}
+		return nil
+	}
+	changed, err := firmware.Write(*root, files)
+	if err != nil {
+		return err
+	}
+	if len(changed) == 0 {
+		fmt.Fprintln(env.stdout, "network files already up to date")
+	}
+	for _, path := range changed {
+		fmt.Fprintln(env.stdout, "wrote", path)
+	}
+	return nil
+}
+
+// networkParams maps the config onto the firmware's parameters.
+func networkParams(cfg Config) (firmware.Params, error) {
+	n := cfg.Network
+	p := firmware.Params{
+		Mode: firmware.Mode(n.Mode), Interface: n.Interface,
+		SSID: n.SSID, Passphrase: n.Passphrase, Country: n.Country, Channel: n.Channel,
+		DHCP: n.DHCP, Lease: n.Lease.Duration, Option114: cfg.Portal.DHCPOption114,
+	}
+	var err error
+	if p.HTTPPort, err = listenPort(cfg.HTTP.Listen); err != nil {
+		return p, fmt.Errorf("http.listen: %w", err)
+	}
+	if p.DNSPort, err = listenPort(cfg.DNS.Listen); err != nil {
+		return p, fmt.Errorf("dns.listen: %w", err)
+	}
+	if n.Address != "" {
+		if p.Address, err = netip.ParsePrefix(n.Address); err != nil {
+			return p, fmt.Errorf("network.address: %w", err)
+		}
+	}
+	for _, a := range []struct {
+		key, val string
+		dst      *netip.Addr
+	}{{"network.dhcp_start", n.DHCPStart, &p.DHCPStart}, {"network.dhcp_end", n.DHCPEnd, &p.DHCPEnd}} {
+		if a.val == "" {
+			continue
+		}
+		if *a.dst, err = netip.ParseAddr(a.val); err != nil {
+			return p, fmt.Errorf("%s: %w", a.key, err)
+		}
+	}
+	if p.Option114 {
+		host := cfg.Portal.Address
+		if host == "" && p.Address.IsValid() {
+			host = p.Address.Addr().String()
+		}
+		p.PortalAPIURL = "http://" + host + "/api/captive"
+	}
+	return p, nil
+}
+
+// listenPort returns the port of a listen address, 0 for "" (off).
+func listenPort(listen string) (int, error) {
+	if listen == "" {
+		return 0, nil
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(port)
 }

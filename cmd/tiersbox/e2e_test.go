@@ -9,7 +9,7 @@ package main
 // Two network namespaces stand for the box and the phone, joined by a veth
 // pair as the WiFi would join them. TestE2ENetns (the parent) builds them,
 // runs the real daemon in the box's, and re-executes this test binary inside
-// the phone's to run TestE2EPhone: there, Go's resolver and Chromium use the
+// the phone's to play the phone: there, Go's resolver and Chromium use the
 // box's DNS responder (ip netns exec bind-mounts /etc/netns/PHONE/resolv.conf
 // over /etc/resolv.conf) and every packet goes to the box, as on a real
 // phone. Nothing leaves the two namespaces.
@@ -38,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/sys/unix"
 
@@ -68,9 +69,14 @@ const (
 	phoneWidth, phoneHeight = 390, 844
 )
 
-// TestE2ENetns is the parent side: it builds the box and the phone, runs
-// the daemon, runs TestE2EPhone inside the phone and requires a clean stop.
+// TestE2ENetns builds the box and the phone, runs the daemon, runs this
+// same test again inside the phone (where it plays the phone, see
+// phoneSide) and requires a clean stop.
 func TestE2ENetns(t *testing.T) {
+	if os.Getenv(envPhone) == "1" {
+		phoneSide(t)
+		return
+	}
 	if os.Getenv(envE2E) != "1" {
 		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
 	}
@@ -337,14 +343,14 @@ func boxHealthz(ns string) error {
 	})
 }
 
-// runPhone re-executes this test binary inside the phone's namespace to run
-// TestE2EPhone, streaming its output into the test log.
+// runPhone re-executes this test binary inside the phone's namespace to play
+// the phone, streaming its output into the test log.
 func runPhone(t *testing.T, n visitorNet) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", n.phone, os.Args[0],
-		"-test.run=^TestE2EPhone$", "-test.v", "-test.count=1", "-test.timeout=2m")
+		"-test.run=^TestE2ENetns$", "-test.v", "-test.count=1", "-test.timeout=2m")
 	cmd.Env = append(os.Environ(), envPhone+"=1", envPhoneLink+"="+n.phoneLink)
 	// One writer for both: os/exec then gives the child a single pipe, and
 	// Run returns only once everything has been logged.
@@ -358,8 +364,8 @@ func runPhone(t *testing.T, n visitorNet) {
 	if err != nil {
 		t.Fatalf("phone side failed: %v (its log is above)", err)
 	}
-	if !strings.Contains(out.all(), "--- PASS: TestE2EPhone (") {
-		t.Fatal("phone side exited 0 without passing TestE2EPhone")
+	if !strings.Contains(out.all(), "--- PASS: TestE2ENetns (") {
+		t.Fatal("phone side exited 0 without passing")
 	}
 }
 
@@ -403,12 +409,9 @@ func (l *lineLogger) all() string {
 	return l.full.String()
 }
 
-// TestE2EPhone is the phone: everything here runs inside the phone's
-// namespace, started by TestE2ENetns.
-func TestE2EPhone(t *testing.T) {
-	if os.Getenv(envPhone) != "1" {
-		t.Skip("the phone side of TestE2ENetns, which runs it inside its phone namespace")
-	}
+// phoneSide is the phone: everything here runs inside the phone's
+// namespace, in the copy of TestE2ENetns that runPhone starts there.
+func phoneSide(t *testing.T) {
 	// Go's own resolver reads /etc/resolv.conf, which ip netns exec has
 	// replaced with the phone's: every name is asked of the box.
 	net.DefaultResolver.PreferGo = true
@@ -650,7 +653,8 @@ func (p *phone) browse(t *testing.T) {
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer acancel()
-	ctx, cancel := chromedp.NewContext(actx)
+	posts := new(formPosts)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(posts.listen))
 	defer cancel()
 	// The first action starts the browser; it must not run under a
 	// timeout, which would stop the browser with it.
@@ -685,6 +689,12 @@ func (p *phone) browse(t *testing.T) {
 	}
 	screenshot := func(t *testing.T, name string) {
 		t.Helper()
+		// On a phone a page wider than the screen scrolls sideways.
+		width, err := chromedp.Run(step(t), chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		must(t, "page width", err)
+		if width > phoneWidth {
+			t.Errorf("%s page is %d px wide on a %d px phone: it scrolls sideways", name, width, phoneWidth)
+		}
 		shot, err := chromedp.Run(step(t), chromedp.CaptureScreenshot())
 		must(t, "screenshot", err)
 		full, err := chromedp.Run(step(t), chromedp.FullScreenshot(100))
@@ -736,13 +746,18 @@ func (p *phone) browse(t *testing.T) {
 	must(t, "type <b>x</b>", chromedp.Do(step(t), chromedp.SendKeys(nickname, "<b>x</b>")))
 	res, err = chromedp.RunResponse(step(t), chromedp.Click(submit))
 	must(t, "submit <b>x</b>", err)
+	loc = location(t)
+	t.Logf("browser: nickname <b>x</b> → %s (%d); the browser sent %s", loc, res.Status, posts.last())
+	if res.Status != http.StatusBadRequest {
+		t.Fatalf("nickname <b>x</b>: %d at %s, want 400; the page says %q; the browser sent %s",
+			res.Status, loc, text(t, "main"), posts.last())
+	}
 	_, err = chromedp.Run(step(t), chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)))
 	must(t, "the error message", err)
 	alert := text(t, `[role="alert"]`)
-	loc = location(t)
-	t.Logf("browser: nickname <b>x</b> → %s (%d), alert %q", loc, res.Status, alert)
-	if res.Status != http.StatusBadRequest || loc != e2ePortal+"/enter" || !strings.Contains(alert, "caractères non autorisés") {
-		t.Errorf("nickname <b>x</b>: %d at %s, alert %q; want 400 on /enter explaining the characters", res.Status, loc, alert)
+	t.Logf("browser: alert %q", alert)
+	if loc != e2ePortal+"/enter" || !strings.Contains(alert, "caractères non autorisés") {
+		t.Errorf("nickname <b>x</b>: at %s, alert %q; want the welcome form on /enter explaining the characters", loc, alert)
 	}
 	if h1 := text(t, "h1"); h1 != e2eVenue {
 		t.Errorf("after a refused nickname, h1 %q; want still the welcome page", h1)
@@ -768,9 +783,10 @@ func (p *phone) browse(t *testing.T) {
 	must(t, "submit Camille", err)
 	loc = location(t)
 	h1 := text(t, "h1")
-	t.Logf("browser: nickname Camille → %s (%d), h1 %q", loc, res.Status, h1)
+	t.Logf("browser: nickname Camille → %s (%d), h1 %q; the browser sent %s", loc, res.Status, h1, posts.last())
 	if loc != e2ePortal+"/" || res.Status != http.StatusOK || !strings.Contains(h1, "Bonjour Camille") {
-		t.Fatalf("entering as Camille: %d at %s, h1 %q; want %s/ greeting Camille", res.Status, loc, h1, e2ePortal)
+		t.Fatalf("entering as Camille: %d at %s, h1 %q, want %s/ greeting Camille; the page says %q; the browser sent %s",
+			res.Status, loc, h1, e2ePortal, text(t, "main"), posts.last())
 	}
 	screenshot(t, "home")
 
@@ -788,6 +804,44 @@ func (p *phone) browse(t *testing.T) {
 			t.Errorf("the about page does not say %q:\n%s", want, body)
 		}
 	}
+}
+
+// formPosts remembers the headers that decide whether the box accepts a
+// form (http.CrossOriginProtection reads Origin and Sec-Fetch-Site) of the
+// browser's last POST to /enter, to explain a refusal.
+type formPosts struct {
+	mu      sync.Mutex
+	headers string
+}
+
+// listen is a chromedp listener: it runs on chromedp's reader goroutine.
+func (f *formPosts) listen(ev any) {
+	e, ok := ev.(*network.EventRequestWillBeSent)
+	if !ok || e.Request == nil || e.Request.Method != http.MethodPost || !strings.HasSuffix(e.Request.URL, "/enter") {
+		return
+	}
+	var hs []string
+	for _, name := range []string{"Origin", "Sec-Fetch-Site", "Referer", "Content-Type"} {
+		v := "(none)"
+		for k, kv := range e.Request.Headers {
+			if strings.EqualFold(k, name) {
+				v = fmt.Sprint(kv)
+			}
+		}
+		hs = append(hs, name+": "+v)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.headers = "POST " + e.Request.URL + " with " + strings.Join(hs, ", ")
+}
+
+func (f *formPosts) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.headers == "" {
+		return "no POST to /enter"
+	}
+	return f.headers
 }
 
 // checksOnline: after entering, every check gets exactly the reply of the

@@ -158,7 +158,9 @@ func TestEnter(t *testing.T) {
 		t.Fatalf("/ before entering: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 
-	res, _ = b.do(req{method: "POST", target: "/enter", form: url.Values{"nickname": {" Zoé "}, "lang": {"en"}}})
+	// As a browser on plain HTTP posts the form: Origin, no Sec-Fetch-Site.
+	res, _ = b.do(req{method: "POST", target: "/enter", form: url.Values{"nickname": {" Zoé "}, "lang": {"en"}},
+		header: map[string]string{"Origin": "http://tiers.box"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
 		t.Fatalf("enter: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -287,6 +289,11 @@ func TestOpsAndHeaders(t *testing.T) {
 		if res.Header.Get(h) == "" {
 			t.Errorf("missing %s", h)
 		}
+	}
+	// no-referrer would make browsers send "Origin: null" on the box's
+	// own forms, which the CSRF check refuses.
+	if rp := res.Header.Get("Referrer-Policy"); rp == "no-referrer" {
+		t.Errorf("Referrer-Policy %q breaks the box's forms", rp)
 	}
 	_, metrics := b.do(req{target: "/metrics"})
 	if !strings.Contains(metrics, `tiersbox_http_requests_total{code="200"}`) {

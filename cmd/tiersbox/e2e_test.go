@@ -280,7 +280,7 @@ func startInNetns(t *testing.T, ns string, args ...string) *daemon {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("daemon printed no address\n%s", d.stderr)
 	}
-	if want := "http://" + e2eBoxIP + ":80/"; d.url != want {
+	if want := "http://" + e2eBoxIP + "/"; d.url != want {
 		t.Errorf("daemon printed %s, want %s", d.url, want)
 	}
 	return d

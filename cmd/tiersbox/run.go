@@ -178,7 +178,8 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 
 	fmt.Fprintf(env.stdout, "tiersbox %s: the box %q is running.\n", versionString(), venue.Venue)
-	fmt.Fprintf(env.stdout, "  open http://%s/ in a browser\n", hostPort(httpBound))
+	fmt.Fprintf(env.stdout, "  open http://%s/ in a browser\n", browseHost(httpBound, portalIP))
+	fmt.Fprintf(env.stdout, "  visitors reach it as %s\n", strings.Join(shown, " or "))
 	if dns != nil {
 		fmt.Fprintf(env.stdout, "  DNS on %s answers every name with %s\n", dns.LocalAddr(), portalIP)
 	}
@@ -281,12 +282,21 @@ func ownHostnames(hostname string) []string {
 	return []string{hostname, label + ".local"}
 }
 
-func hostPort(ap netip.AddrPort) string {
-	a := ap.Addr().Unmap()
+// browseHost is the host and port to print for a browser on this machine
+// or the box's network: the bound address, or the box's address when bound
+// to all of them, without the default port.
+func browseHost(bound netip.AddrPort, portalIP netip.Addr) string {
+	a := bound.Addr().Unmap()
 	if a.IsUnspecified() {
 		a = netip.MustParseAddr("127.0.0.1")
+		if portalIP.IsValid() {
+			a = portalIP
+		}
 	}
-	return netip.AddrPortFrom(a, ap.Port()).String()
+	if bound.Port() == 80 {
+		return a.String()
+	}
+	return netip.AddrPortFrom(a, bound.Port()).String()
 }
 
 // newLogger writes text logs to stderr (journald keeps them on a Pi).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -356,5 +357,47 @@ func TestRunInProcess(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestShutdownFinishesInFlight sends SIGTERM while a visitor's form is
+// half sent: the daemon stops accepting, lets that request finish, then
+// exits 0.
+func TestShutdownFinishesInFlight(t *testing.T) {
+	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
+	host := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := "nickname=Ana&lang=fr"
+	fmt.Fprintf(c, "POST /enter HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", host, len(body), body[:5])
+	// Let the daemon start reading the request before the signal.
+	time.Sleep(200 * time.Millisecond)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	// New connections are refused while the old one is served.
+	if c2, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+		c2.Close()
+		t.Error("the daemon still accepts connections after SIGTERM")
+	}
+	io.WriteString(c, body[5:])
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("the in-flight request was cut: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("in-flight Enter answered %d, want 303", res.StatusCode)
+	}
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, d.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon did not exit")
 	}
 }

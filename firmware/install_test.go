@@ -2,12 +2,9 @@ package firmware
 
 import (
 	"maps"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,7 +170,7 @@ func TestInstallTwice(t *testing.T) {
 	if n.Mode != "own-wifi" || n.SSID != `Le "Café"` || n.Passphrase != `bonjour "a" tous\` || n.Country != "BE" || n.Interface != "wlan0" {
 		t.Errorf("config.toml network section: %+v", n)
 	}
-	if _, err := Render(c.params()); err != nil {
+	if _, err := Render(c.params(t)); err != nil {
 		t.Errorf("the installed config does not render: %v", err)
 	}
 
@@ -244,7 +241,7 @@ func TestInstallTwice(t *testing.T) {
 		c.Portal.Address != "" || !c.Portal.MDNS {
 		t.Errorf("venue config: %+v %+v", n, c.Portal)
 	}
-	if _, err := Render(c.params()); err != nil {
+	if _, err := Render(c.params(t)); err != nil {
 		t.Errorf("the venue config does not render: %v", err)
 	}
 	if _, err := os.Stat(k.path("/etc/hostapd/tiersbox.conf")); !os.IsNotExist(err) {
@@ -382,51 +379,23 @@ type exampleConfig struct {
 		DHCPOption114 bool   `toml:"dhcp_option_114"`
 		MDNS          bool   `toml:"mdns"`
 	} `toml:"portal"`
-	Network struct {
-		Mode       string `toml:"mode"`
-		Interface  string `toml:"interface"`
-		SSID       string `toml:"ssid"`
-		Passphrase string `toml:"passphrase"`
-		Country    string `toml:"country"`
-		Channel    int    `toml:"channel"`
-		Address    string `toml:"address"`
-		DHCP       bool   `toml:"dhcp"`
-		DHCPStart  string `toml:"dhcp_start"`
-		DHCPEnd    string `toml:"dhcp_end"`
-		Lease      string `toml:"lease"`
-	} `toml:"network"`
-	Log struct {
+	Network Config `toml:"network"`
+	Log     struct {
 		Level string `toml:"level"`
 	} `toml:"log"`
 }
 
-// params turns a config into Params as "tiersbox network-config" is expected
-// to; errors become zero values, which Validate reports.
-func (c exampleConfig) params() Params {
-	port := func(listen string) int {
-		if listen == "" {
-			return 0
-		}
-		_, p, _ := net.SplitHostPort(listen)
-		n, _ := strconv.Atoi(p)
-		return n
+// params turns a config into Params as "tiersbox network-config" does.
+func (c exampleConfig) params(t *testing.T) Params {
+	t.Helper()
+	p, err := c.Network.Params(Daemon{
+		HTTPListen: c.HTTP.Listen, DNSListen: c.DNS.Listen,
+		PortalAddress: c.Portal.Address, Option114: c.Portal.DHCPOption114,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	n := c.Network
-	p := Params{
-		Mode: Mode(n.Mode), Interface: n.Interface, SSID: n.SSID, Passphrase: n.Passphrase,
-		Country: n.Country, Channel: n.Channel, DHCP: n.DHCP,
-		HTTPPort: port(c.HTTP.Listen), DNSPort: port(c.DNS.Listen),
-		Option114: c.Portal.DHCPOption114,
-		Binary:    "/usr/local/bin/tiersbox", DataDir: "/var/lib/tiersbox",
-		ConfigFile: "/etc/tiersbox/config.toml", User: "tiersbox",
-	}
-	p.Address, _ = netip.ParsePrefix(n.Address)
-	p.DHCPStart, _ = netip.ParseAddr(n.DHCPStart)
-	p.DHCPEnd, _ = netip.ParseAddr(n.DHCPEnd)
-	p.Lease, _ = time.ParseDuration(n.Lease)
-	if p.Option114 {
-		p.PortalAPIURL = "http://" + c.Portal.Address + "/api/captive"
-	}
+	p.Binary, p.DataDir, p.ConfigFile, p.User = "/usr/local/bin/tiersbox", "/var/lib/tiersbox", "/etc/tiersbox/config.toml", "tiersbox"
 	return p
 }
 
@@ -456,7 +425,7 @@ func TestExampleConfig(t *testing.T) {
 	if _, err := time.ParseDuration(c.Portal.Session); err != nil {
 		t.Errorf("portal.session: %v", err)
 	}
-	p := c.params()
+	p := c.params(t)
 	if p != ownWiFiParams() {
 		t.Errorf("the example's defaults\n%+v\ndiffer from the tests' own-wifi defaults\n%+v", p, ownWiFiParams())
 	}

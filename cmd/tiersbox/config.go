@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"tiersbox/firmware"
 )
 
 // Config is everything the daemon is told at start-up. Values come from
@@ -45,27 +47,13 @@ type Config struct {
 		// the box on a venue's own network, where it is not their DNS.
 		MDNS bool `toml:"mdns"`
 	} `toml:"portal"`
-	Network NetworkConfig `toml:"network"`
+	// Network is how the Raspberry Pi serves visitors; `tiersbox
+	// network-config` turns it into the system's files (see firmware/).
+	Network firmware.Config `toml:"network"`
 	Log     struct {
 		// Level is debug, info, warn or error.
 		Level string `toml:"level"`
 	} `toml:"log"`
-}
-
-// NetworkConfig is how the Raspberry Pi serves visitors; only
-// `tiersbox network-config` reads it (see firmware/).
-type NetworkConfig struct {
-	Mode       string   `toml:"mode"`
-	Interface  string   `toml:"interface"`
-	SSID       string   `toml:"ssid"`
-	Passphrase string   `toml:"passphrase"`
-	Country    string   `toml:"country"`
-	Channel    int      `toml:"channel"`
-	Address    string   `toml:"address"`
-	DHCP       bool     `toml:"dhcp"`
-	DHCPStart  string   `toml:"dhcp_start"`
-	DHCPEnd    string   `toml:"dhcp_end"`
-	Lease      duration `toml:"lease"`
 }
 
 // duration reads "24h" or "90m" from TOML.
@@ -87,10 +75,10 @@ func defaultConfig() Config {
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.Portal.Hostname = "tiers.box"
 	c.Portal.Session.Duration = 24 * time.Hour
-	c.Network = NetworkConfig{
+	c.Network = firmware.Config{
 		Mode: "own-wifi", Interface: "wlan0", SSID: "tiersbox", Country: "FR", Channel: 6,
 		Address: "10.42.0.1/24", DHCP: true, DHCPStart: "10.42.0.10", DHCPEnd: "10.42.0.250",
-		Lease: duration{12 * time.Hour},
+		Lease: "12h",
 	}
 	c.Log.Level = "info"
 	return c

@@ -242,44 +242,7 @@ func startInNetns(t *testing.T, ns string, args ...string) *daemon {
 	t.Helper()
 	// ip netns exec execs the command: the process started is the daemon
 	// itself, so signals reach it directly.
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, binary}, args...)...)
-	d := &daemon{cmd: cmd, stderr: new(syncBuffer), stdout: new(syncBuffer), done: make(chan error, 1)}
-	cmd.Stderr = d.stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("daemon stderr:\n%s", d.stderr)
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			d.stdout.WriteString(sc.Text() + "\n")
-			if m := openLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		d.done <- cmd.Wait()
-	}()
-	select {
-	case d.url = <-found:
-	case err := <-d.done:
-		d.done <- err
-		t.Fatalf("daemon exited before serving: %v\n%s", err, d.stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon printed no address\n%s", d.stderr)
-	}
+	d := launch(t, exec.Command("ip", append([]string{"netns", "exec", ns, binary}, args...)...))
 	if want := "http://" + e2eBoxIP + "/"; d.url != want {
 		t.Errorf("daemon printed %s, want %s", d.url, want)
 	}

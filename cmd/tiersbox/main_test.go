@@ -96,7 +96,30 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	return startCmd(t, exec.Command(binary, append([]string{"run"}, args...)...))
 }
 
+// startCmd starts a daemon and waits until it answers /healthz.
 func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	d := launch(t, cmd)
+	for i := 0; ; i++ {
+		res, err := http.Get(d.url + "healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if i == 100 {
+			t.Fatalf("daemon not healthy: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// launch starts a daemon and waits until it prints its address, which it
+// does once its sockets are bound. Whatever happens, the process is killed
+// when the test ends; its stderr is shown if the test failed.
+func launch(t *testing.T, cmd *exec.Cmd) *daemon {
 	t.Helper()
 	d := &daemon{cmd: cmd, stderr: new(syncBuffer), stdout: new(syncBuffer), done: make(chan error, 1)}
 	cmd.Stderr = d.stderr
@@ -111,6 +134,9 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("daemon stderr:\n%s", d.stderr)
 		}
 	})
 	found := make(chan string, 1)
@@ -131,19 +157,6 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
 		t.Fatalf("daemon exited before serving: %v\n%s", err, d.stderr)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("daemon printed no address\n%s", d.stderr)
-	}
-	for i := 0; ; i++ {
-		res, err := http.Get(d.url + "healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if i == 100 {
-			t.Fatalf("daemon not healthy: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	return d
 }

@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"path/filepath"
-	"strconv"
 
 	"tiersbox/firmware"
 )
@@ -76,53 +73,10 @@ func cmdNetworkConfig(ctx context.Context, args []string, env cmdEnv) error {
 
 // networkParams maps the config onto the firmware's parameters.
 func networkParams(cfg Config) (firmware.Params, error) {
-	n := cfg.Network
-	p := firmware.Params{
-		Mode: firmware.Mode(n.Mode), Interface: n.Interface,
-		SSID: n.SSID, Passphrase: n.Passphrase, Country: n.Country, Channel: n.Channel,
-		DHCP: n.DHCP, Lease: n.Lease.Duration, Option114: cfg.Portal.DHCPOption114,
-	}
-	var err error
-	if p.HTTPPort, err = listenPort(cfg.HTTP.Listen); err != nil {
-		return p, fmt.Errorf("http.listen: %w", err)
-	}
-	if p.DNSPort, err = listenPort(cfg.DNS.Listen); err != nil {
-		return p, fmt.Errorf("dns.listen: %w", err)
-	}
-	if n.Address != "" {
-		if p.Address, err = netip.ParsePrefix(n.Address); err != nil {
-			return p, fmt.Errorf("network.address: %w", err)
-		}
-	}
-	for _, a := range []struct {
-		key, val string
-		dst      *netip.Addr
-	}{{"network.dhcp_start", n.DHCPStart, &p.DHCPStart}, {"network.dhcp_end", n.DHCPEnd, &p.DHCPEnd}} {
-		if a.val == "" {
-			continue
-		}
-		if *a.dst, err = netip.ParseAddr(a.val); err != nil {
-			return p, fmt.Errorf("%s: %w", a.key, err)
-		}
-	}
-	if p.Option114 {
-		host := cfg.Portal.Address
-		if host == "" && p.Address.IsValid() {
-			host = p.Address.Addr().String()
-		}
-		p.PortalAPIURL = "http://" + host + "/api/captive"
-	}
-	return p, nil
-}
-
-// listenPort returns the port of a listen address, 0 for "" (off).
-func listenPort(listen string) (int, error) {
-	if listen == "" {
-		return 0, nil
-	}
-	_, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(port)
+	return cfg.Network.Params(firmware.Daemon{
+		HTTPListen:    cfg.HTTP.Listen,
+		DNSListen:     cfg.DNS.Listen,
+		PortalAddress: cfg.Portal.Address,
+		Option114:     cfg.Portal.DHCPOption114,
+	})
 }

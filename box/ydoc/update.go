@@ -1,0 +1,472 @@
+package ydoc
+
+import (
+	"fmt"
+	"slices"
+)
+
+// maxClock bounds clocks and lengths to what a JavaScript number holds
+// exactly, so that arithmetic on them never overflows.
+const maxClock = 1 << 53
+
+// refList is one client's decoded structs, consumed from i on.
+type refList struct {
+	i    int
+	refs []*item
+}
+
+// readStructs decodes the struct part of an update. Root parents are
+// named, not created: they are looked up when the item integrates.
+func readStructs(d *decoder) (map[uint64]*refList, error) {
+	n, err := d.length()
+	if err != nil {
+		return nil, err
+	}
+	clients := make(map[uint64]*refList, n)
+	for range n {
+		count, err := d.length()
+		if err != nil {
+			return nil, err
+		}
+		client, err := d.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		clock, err := d.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := clients[client]; dup {
+			return nil, d.errorf("client %d appears twice", client)
+		}
+		refs := make([]*item, 0, count)
+		for range count {
+			it, err := readStruct(d, client, clock)
+			if err != nil {
+				return nil, err
+			}
+			clock += uint64(it.length)
+			if clock > maxClock {
+				return nil, d.errorf("clock beyond 2^53")
+			}
+			refs = append(refs, it)
+		}
+		clients[client] = &refList{refs: refs}
+	}
+	return clients, nil
+}
+
+func readStruct(d *decoder, client, clock uint64) (*item, error) {
+	info, err := d.byte()
+	if err != nil {
+		return nil, err
+	}
+	it := &item{id: ID{client, clock}}
+	switch info & 0x1f {
+	case refGC, refSkip:
+		it.kind = kindGC
+		if info&0x1f == refSkip {
+			it.kind = kindSkip
+		}
+		n, err := d.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 || n > maxClock {
+			return nil, d.errorf("struct length %d", n)
+		}
+		it.length = int(n)
+		return it, nil
+	}
+	readID := func() (ID, error) {
+		c, err := d.uvarint()
+		if err != nil {
+			return ID{}, err
+		}
+		k, err := d.uvarint()
+		return ID{c, k}, err
+	}
+	if info&0x80 != 0 {
+		if it.origin, err = readID(); err != nil {
+			return nil, err
+		}
+		it.hasOrigin = true
+	}
+	if info&0x40 != 0 {
+		if it.rightOrigin, err = readID(); err != nil {
+			return nil, err
+		}
+		it.hasRightOrigin = true
+	}
+	if info&0xc0 == 0 {
+		pi, err := d.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if pi == 1 {
+			if it.parentName, err = d.string(); err != nil {
+				return nil, err
+			}
+			it.parentRef = parentRoot
+		} else {
+			if it.parentID, err = readID(); err != nil {
+				return nil, err
+			}
+			it.parentRef = parentItem
+		}
+		if info&0x20 != 0 {
+			if it.parentSub, err = d.string(); err != nil {
+				return nil, err
+			}
+			it.hasParentSub = true
+		}
+	}
+	if it.content, err = readContent(d, info); err != nil {
+		return nil, err
+	}
+	it.length = it.content.length()
+	return it, nil
+}
+
+// pendingStructs are structs that wait for others: encoded as an update,
+// with the lowest missing clock per client.
+type pendingStructs struct {
+	missing StateVector
+	update  []byte
+}
+
+// ApplyUpdate integrates an update (format v1). Structs whose dependencies
+// have not arrived wait and are integrated when they do; applying an
+// update twice changes nothing. A malformed update returns an error
+// wrapping ErrMalformed and leaves the document as it was.
+func (d *Doc) ApplyUpdate(update []byte) error {
+	dec := &decoder{buf: update}
+	refs, err := readStructs(dec)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	ds, err := readDeleteSet(dec)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if err := d.checkRefs(refs); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	_, err = d.transact(false, func(tx *Transaction) error {
+		return d.applyDecoded(tx, refs, ds)
+	})
+	return err
+}
+
+// checkRefs refuses, before anything changes, references that can never
+// be satisfied: an item whose origins lie in its own client's future
+// within the same update, which would otherwise wait forever.
+func (d *Doc) checkRefs(refs map[uint64]*refList) error {
+	for client, rl := range refs {
+		for _, it := range rl.refs {
+			if it.kind != kindItem {
+				continue
+			}
+			for _, ref := range []struct {
+				id  ID
+				has bool
+			}{{it.origin, it.hasOrigin}, {it.rightOrigin, it.hasRightOrigin}, {it.parentID, it.parentRef == parentItem}} {
+				if ref.has && ref.id.Client == client && ref.id.Clock >= it.id.Clock {
+					return fmt.Errorf("%w: item %d:%d refers to its own client's later clock %d", ErrMalformed, client, it.id.Clock, ref.id.Clock)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Doc) applyDecoded(tx *Transaction, refs map[uint64]*refList, ds deleteSet) error {
+	s := d.store
+	rest, err := d.integrateStructs(tx, refs)
+	if err != nil {
+		return err
+	}
+	retry := false
+	if d.pending != nil {
+		for c, clock := range d.pending.missing {
+			if clock < s.state(c) {
+				retry = true
+				break
+			}
+		}
+		if rest != nil {
+			for c, clock := range rest.missing {
+				if m, ok := d.pending.missing[c]; !ok || m > clock {
+					d.pending.missing[c] = clock
+				}
+			}
+			merged, err := MergeUpdates(d.pending.update, rest.update)
+			if err != nil {
+				return err
+			}
+			d.pending.update = merged
+		}
+	} else {
+		d.pending = rest
+	}
+	unapplied := d.applyDeleteSet(tx, ds)
+	if len(d.pendingDS) > 0 {
+		old := d.pendingDS
+		d.pendingDS = nil
+		unapplied2 := d.applyDeleteSet(tx, old)
+		for c, rs := range unapplied2 {
+			unapplied[c] = append(unapplied[c], rs...)
+		}
+		unapplied.sortAndMerge()
+	}
+	d.pendingDS = unapplied
+	if retry && d.pending != nil {
+		update := d.pending.update
+		d.pending = nil
+		dec := &decoder{buf: update}
+		refs, err := readStructs(dec)
+		if err != nil {
+			return err
+		}
+		ds, err := readDeleteSet(dec)
+		if err != nil {
+			return err
+		}
+		return d.applyDecoded(tx, refs, ds)
+	}
+	return nil
+}
+
+// integrateStructs integrates decoded structs in causal order, as Yjs's
+// integrateStructs does, and returns those that must wait.
+func (d *Doc) integrateStructs(tx *Transaction, refs map[uint64]*refList) (*pendingStructs, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	s := d.store
+	ids := make([]uint64, 0, len(refs))
+	for c := range refs {
+		ids = append(ids, c)
+	}
+	slices.Sort(ids)
+	nextTarget := func() *refList {
+		for len(ids) > 0 {
+			rl := refs[ids[len(ids)-1]]
+			if rl.i < len(rl.refs) {
+				return rl
+			}
+			ids = ids[:len(ids)-1]
+		}
+		return nil
+	}
+	cur := nextTarget()
+	if cur == nil {
+		return nil, nil
+	}
+	rest := make(map[uint64][]*item)
+	missingSV := make(StateVector)
+	updateMissing := func(client, clock uint64) {
+		if m, ok := missingSV[client]; !ok || m > clock {
+			missingSV[client] = clock
+		}
+	}
+	var stack []*item
+	state := make(map[uint64]uint64)
+	stateOf := func(c uint64) uint64 {
+		v, ok := state[c]
+		if !ok {
+			v = s.state(c)
+			state[c] = v
+		}
+		return v
+	}
+	addStackToRest := func() {
+		for _, it := range stack {
+			c := it.id.Client
+			if rl, ok := refs[c]; ok {
+				rl.i--
+				rest[c] = slices.Clone(rl.refs[rl.i:])
+				delete(refs, c)
+				rl.i, rl.refs = 0, nil
+			} else {
+				rest[c] = []*item{it}
+			}
+			ids = slices.DeleteFunc(ids, func(x uint64) bool { return x == c })
+		}
+		stack = stack[:0]
+	}
+	head := cur.refs[cur.i]
+	cur.i++
+	for {
+		if head.kind != kindSkip {
+			local := stateOf(head.id.Client)
+			if head.id.Clock > local {
+				// A struct of the same client is missing.
+				stack = append(stack, head)
+				updateMissing(head.id.Client, head.id.Clock-1)
+				addStackToRest()
+			} else {
+				miss, err := head.getMissing(tx, s)
+				if err != nil {
+					return nil, err
+				}
+				if miss != nil {
+					stack = append(stack, head)
+					rl := refs[miss.client]
+					if rl == nil || rl.i == len(rl.refs) {
+						updateMissing(miss.client, s.state(miss.client))
+						addStackToRest()
+					} else {
+						head = rl.refs[rl.i]
+						rl.i++
+						continue
+					}
+				} else if offset := int(local - head.id.Clock); offset == 0 || offset < head.length {
+					head.integrate(tx, offset)
+					state[head.id.Client] = head.id.Clock + uint64(head.length)
+				}
+			}
+		}
+		switch {
+		case len(stack) > 0:
+			head = stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+		case cur != nil && cur.i < len(cur.refs):
+			head = cur.refs[cur.i]
+			cur.i++
+		default:
+			cur = nextTarget()
+			if cur == nil {
+				if len(rest) == 0 {
+					return nil, nil
+				}
+				var e encoder
+				writeRefLists(&e, rest)
+				e.uvarint(0)
+				return &pendingStructs{missing: missingSV, update: e.buf}, nil
+			}
+			head = cur.refs[cur.i]
+			cur.i++
+		}
+	}
+}
+
+// writeRefLists encodes structs that could not be integrated yet.
+func writeRefLists(e *encoder, lists map[uint64][]*item) {
+	e.uvarint(uint64(len(lists)))
+	for _, c := range sortedClients(lists) {
+		refs := lists[c]
+		e.uvarint(uint64(len(refs)))
+		e.uvarint(c)
+		e.uvarint(refs[0].id.Clock)
+		for _, it := range refs {
+			it.write(e, 0)
+		}
+	}
+}
+
+// applyDeleteSet deletes what ds names and returns the ranges that name
+// structs not yet received.
+func (d *Doc) applyDeleteSet(tx *Transaction, ds deleteSet) deleteSet {
+	s := d.store
+	unapplied := make(deleteSet)
+	for _, c := range sortedClients(ds) {
+		state := s.state(c)
+		for _, r := range ds[c] {
+			clock, end := r.clock, r.clock+r.len
+			if end > maxClock || end < clock {
+				continue
+			}
+			if clock >= state {
+				unapplied.add(c, clock, end-clock)
+				continue
+			}
+			if state < end {
+				unapplied.add(c, state, end-state)
+			}
+			structs := s.clients[c]
+			i := findIndex(structs, clock)
+			it := structs[i]
+			if !it.isDeleted() && it.id.Clock < clock {
+				r := it.split(tx, int(clock-it.id.Clock))
+				structs = slices.Insert(structs, i+1, r)
+				s.clients[c] = structs
+				i++
+			}
+			for i < len(structs) {
+				it = structs[i]
+				i++
+				if it.id.Clock >= end {
+					break
+				}
+				if !it.isDeleted() {
+					if end < it.id.Clock+uint64(it.length) {
+						r := it.split(tx, int(end-it.id.Clock))
+						structs = slices.Insert(structs, i, r)
+						s.clients[c] = structs
+					}
+					it.delete(tx)
+				}
+			}
+		}
+	}
+	return unapplied
+}
+
+// writeStructs writes every struct the state vector sv lacks, clients
+// highest first, as Yjs's writeClientsStructs does.
+func (d *Doc) writeStructs(e *encoder, sv StateVector) {
+	s := d.store
+	todo := make(map[uint64]uint64)
+	for c, clock := range sv {
+		if s.state(c) > clock {
+			todo[c] = clock
+		}
+	}
+	for c := range s.clients {
+		if _, ok := sv[c]; !ok {
+			todo[c] = 0
+		}
+	}
+	e.uvarint(uint64(len(todo)))
+	for _, c := range sortedClients(todo) {
+		structs := s.clients[c]
+		clock := max(todo[c], structs[0].id.Clock)
+		start := findIndex(structs, clock)
+		e.uvarint(uint64(len(structs) - start))
+		e.uvarint(c)
+		e.uvarint(clock)
+		structs[start].write(e, int(clock-structs[start].id.Clock))
+		for _, it := range structs[start+1:] {
+			it.write(e, 0)
+		}
+	}
+}
+
+// EncodeStateAsUpdate encodes everything the holder of state vector sv
+// lacks (nil: the whole document), with the document's whole delete set,
+// as Yjs's encodeStateAsUpdate does.
+func (d *Doc) EncodeStateAsUpdate(sv StateVector) []byte {
+	var e encoder
+	d.writeStructs(&e, sv)
+	deleteSetFromStore(d.store).write(&e)
+	update := e.buf
+	var parts [][]byte
+	if len(d.pendingDS) > 0 {
+		var pe encoder
+		pe.uvarint(0)
+		d.pendingDS.write(&pe)
+		parts = append(parts, pe.buf)
+	}
+	if d.pending != nil {
+		if diff, err := DiffUpdate(d.pending.update, sv); err == nil {
+			parts = append(parts, diff)
+		}
+	}
+	if len(parts) > 0 {
+		if merged, err := MergeUpdates(append([][]byte{update}, parts...)...); err == nil {
+			return merged
+		}
+	}
+	return update
+}

@@ -290,7 +290,7 @@ func readContent(d *decoder, info byte) (content, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := &Type{kind: Kind(k)}
+		t := newType(Kind(k))
 		switch t.kind {
 		case KindArray, KindMap, KindText, KindXmlFragment, KindXmlText:
 		case KindXmlElement, KindXmlHook:

@@ -110,7 +110,8 @@ func (t *Text) Insert(index int, s string) error {
 		for p.right != nil && (p.right.deleted || isRedundantFormat(p.right, p.attrs)) {
 			p.forward()
 		}
-		t.t.markersChanged(index + 1)
+		// Visible items starting at index now follow the new text.
+		t.t.markersChanged(index)
 		t.t.insertAfter(tx, p.left, newContentString(s))
 		return nil
 	})
@@ -167,7 +168,7 @@ type DeltaOp struct {
 // Delta returns the text as a list of runs with their formatting, as
 // Yjs's toDelta does.
 func (t *Text) Delta() []DeltaOp {
-	var ops []DeltaOp
+	ops := []DeltaOp{}
 	attrs := map[string]string{}
 	var cur strings.Builder
 	var curAttrs map[string]string
@@ -184,14 +185,14 @@ func (t *Text) Delta() []DeltaOp {
 		}
 		switch c := it.content.(type) {
 		case *contentString:
-			if cur.Len() > 0 && !maps.Equal(curAttrs, attrs) {
-				flush()
-			}
 			if cur.Len() == 0 {
 				curAttrs = maps.Clone(attrs)
 			}
 			cur.Write(c.s)
 		case *contentFormat:
+			// Yjs ends a run at every format item, even one that changes
+			// nothing.
+			flush()
 			updateAttrs(attrs, c)
 		case *contentEmbed:
 			flush()

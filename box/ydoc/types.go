@@ -61,8 +61,10 @@ func (t *Type) markerForgotten(r, l *item) {
 	}
 }
 
-// markersChanged keeps markers right after a local change of delta units
-// at index: markers at or after index are dropped, the rest stay valid.
+// markersChanged drops the markers an edit at index may have moved:
+// those at or after index. Callers pass the index of an insertion, or the
+// index of a deletion plus one (an item starting where a deletion starts
+// keeps its index).
 func (t *Type) markersChanged(index int) {
 	j := 0
 	for _, m := range t.markers {
@@ -223,7 +225,7 @@ func (t *Type) insertAt(tx *Transaction, index int, contents ...content) error {
 		return ErrOutOfRange
 	}
 	left := t.findIndex(tx, index)
-	t.markersChanged(index + 1)
+	t.markersChanged(index)
 	t.insertAfter(tx, left, contents...)
 	return nil
 }

@@ -337,6 +337,18 @@ func (d *Doc) integrateStructs(tx *Transaction, refs map[uint64]*refList) (*pend
 		default:
 			cur = nextTarget()
 			if cur == nil {
+				// Structs moved aside with their client but already held
+				// (a peer resending, or claiming, clocks the store has)
+				// are dropped rather than kept pending forever.
+				for c, rs := range rest {
+					state := s.state(c)
+					rs = slices.DeleteFunc(rs, func(it *item) bool { return it.id.Clock+uint64(it.length) <= state })
+					if len(rs) == 0 {
+						delete(rest, c)
+					} else {
+						rest[c] = rs
+					}
+				}
 				if len(rest) == 0 {
 					return nil, nil
 				}

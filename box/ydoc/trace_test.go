@@ -1,14 +1,13 @@
 package ydoc
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"tiersbox/box/ydoc/edittrace"
 )
 
 // The editing traces of ../shared/data/editing-traces (CC BY 4.0: Martin
@@ -31,115 +30,25 @@ func tracesDir(tb testing.TB) string {
 	return dir
 }
 
-type patch struct {
-	Pos, Del int
-	Ins      string
-}
-
-func (p *patch) UnmarshalJSON(b []byte) error {
-	var a [3]json.RawMessage
-	if err := json.Unmarshal(b, &a); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(a[0], &p.Pos); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(a[1], &p.Del); err != nil {
-		return err
-	}
-	return json.Unmarshal(a[2], &p.Ins)
-}
-
-type trace struct {
-	EndContent string `json:"endContent"`
-	NumAgents  int    `json:"numAgents"`
-	Txns       []struct {
-		Parents []int   `json:"parents"`
-		Agent   int     `json:"agent"`
-		Patches []patch `json:"patches"`
-	} `json:"txns"`
-}
-
-func loadTrace(tb testing.TB, rel string) *trace {
+func loadTrace(tb testing.TB, rel string) *edittrace.Trace {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(tracesDir(tb), rel))
+	t, err := edittrace.Load(filepath.Join(tracesDir(tb), rel))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var t trace
-	if err := json.NewDecoder(z).Decode(&t); err != nil {
-		tb.Fatal(err)
-	}
-	return &t
+	return t
 }
 
-// utf16Patch is a patch in Yjs units.
-type utf16Patch struct {
-	pos, del int
-	ins      string
-}
-
-// astralIndex converts code-point positions of one evolving document to
-// UTF-16 positions: a UTF-16 position is the code-point position plus the
-// number of characters beyond the BMP before it, kept as a sorted list
-// (these are rare in text).
-type astralIndex struct{ at []int }
-
-func (a *astralIndex) before(pos int) int { return sort.SearchInts(a.at, pos) }
-
-func (a *astralIndex) units(pos, n int) int { return n + a.before(pos+n) - a.before(pos) }
-
-func (a *astralIndex) apply(p patch) utf16Patch {
-	u := utf16Patch{pos: p.Pos + a.before(p.Pos), del: a.units(p.Pos, p.Del), ins: p.Ins}
-	// Remove deleted astral positions and shift the rest.
-	lo, hi := a.before(p.Pos), a.before(p.Pos+p.Del)
-	a.at = append(a.at[:lo], a.at[hi:]...)
-	for i := lo; i < len(a.at); i++ {
-		a.at[i] -= p.Del
-	}
-	n := utf8.RuneCountInString(p.Ins)
-	var added []int
-	i := 0
-	for _, r := range p.Ins {
-		if r >= 0x10000 {
-			added = append(added, p.Pos+i)
-		}
-		i++
-	}
-	for j := lo; j < len(a.at); j++ {
-		a.at[j] += n
-	}
-	a.at = append(a.at[:lo], append(added, a.at[lo:]...)...)
-	return u
-}
-
-// sequentialPatches flattens a sequential trace into UTF-16 patches.
-func sequentialPatches(t *trace) []utf16Patch {
-	var a astralIndex
-	var out []utf16Patch
-	for _, txn := range t.Txns {
-		for _, p := range txn.Patches {
-			out = append(out, a.apply(p))
-		}
-	}
-	return out
-}
-
-func applyPatches(tb testing.TB, txt *Text, ps []utf16Patch) {
+func applyPatches(tb testing.TB, txt *Text, ps []edittrace.Patch) {
 	for i, p := range ps {
-		if p.del > 0 {
-			if err := txt.Delete(p.pos, p.del); err != nil {
-				tb.Fatalf("patch %d: delete %d at %d: %v", i, p.del, p.pos, err)
+		if p.Del > 0 {
+			if err := txt.Delete(p.Pos, p.Del); err != nil {
+				tb.Fatalf("patch %d: delete %d at %d: %v", i, p.Del, p.Pos, err)
 			}
 		}
-		if p.ins != "" {
-			if err := txt.Insert(p.pos, p.ins); err != nil {
-				tb.Fatalf("patch %d: insert at %d: %v", i, p.pos, err)
+		if p.Ins != "" {
+			if err := txt.Insert(p.Pos, p.Ins); err != nil {
+				tb.Fatalf("patch %d: insert at %d: %v", i, p.Pos, err)
 			}
 		}
 	}
@@ -163,12 +72,12 @@ func TestSequentialTraces(t *testing.T) {
 	for _, name := range sequentialTraces {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			if testing.Short() && name == sequentialTraces[0] {
-				t.Skip("long trace")
+				t.Skip("long trace: scripts/test runs it without -short (and without -race)")
 			}
 			tr := loadTrace(t, name)
 			d := NewDoc(Options{ClientID: 1})
 			txt := d.Text("text")
-			applyPatches(t, txt, sequentialPatches(tr))
+			applyPatches(t, txt, tr.Sequential())
 			if got := txt.String(); got != tr.EndContent {
 				t.Fatalf("final text differs (%d bytes, want %d)", len(got), len(tr.EndContent))
 			}
@@ -194,11 +103,14 @@ func TestSequentialTraces(t *testing.T) {
 // of the text (Yjs then inserts at the end and deletes what is left, which
 // the replay copies).
 func TestConcurrentTraces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: scripts/test runs it without -short (and without -race)")
+	}
 	for _, name := range []string{"concurrent_traces/friendsforever.json.gz", "concurrent_traces/clownschool.json.gz"} {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			tr := loadTrace(t, name)
 			docs := make([]*Doc, tr.NumAgents)
-			astral := make([]astralIndex, tr.NumAgents)
+			astral := make([]edittrace.Astral, tr.NumAgents)
 			for i := range docs {
 				docs[i] = NewDoc(Options{ClientID: uint64(i + 1)})
 			}
@@ -239,21 +151,21 @@ func TestConcurrentTraces(t *testing.T) {
 				}
 				// The positions are relative to the merged text: rebuild
 				// the author's astral index from it when it changed.
-				astral[txn.Agent] = astralOf(d.Text("text").String())
+				astral[txn.Agent] = edittrace.AstralOf(d.Text("text").String())
 				txt := d.Text("text")
 				update := d.Transact(func(*Transaction) {
 					for _, p := range txn.Patches {
-						u := astral[txn.Agent].apply(p)
+						u := astral[txn.Agent].Apply(p)
 						// Yjs's text clamps positions to its length.
-						u.pos = min(u.pos, txt.Len())
-						u.del = min(u.del, txt.Len()-u.pos)
-						if u.del > 0 {
-							if err := txt.Delete(u.pos, u.del); err != nil {
+						u.Pos = min(u.Pos, txt.Len())
+						u.Del = min(u.Del, txt.Len()-u.Pos)
+						if u.Del > 0 {
+							if err := txt.Delete(u.Pos, u.Del); err != nil {
 								t.Fatalf("txn %d: %v", i, err)
 							}
 						}
-						if u.ins != "" {
-							if err := txt.Insert(u.pos, u.ins); err != nil {
+						if u.Ins != "" {
+							if err := txt.Insert(u.Pos, u.Ins); err != nil {
 								t.Fatalf("txn %d: %v", i, err)
 							}
 						}
@@ -291,16 +203,4 @@ func TestConcurrentTraces(t *testing.T) {
 			t.Logf("same text as Yjs; the trace's endContent reached: %v", yjs.Text == tr.EndContent)
 		})
 	}
-}
-
-func astralOf(s string) astralIndex {
-	var a astralIndex
-	i := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			a.at = append(a.at, i)
-		}
-		i++
-	}
-	return a
 }

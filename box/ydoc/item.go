@@ -99,6 +99,15 @@ func (it *item) split(tx *Transaction, diff int) *item {
 	return r
 }
 
+// trimFront drops the first n units of a decoded, not yet integrated item:
+// the rest starts after them, so its origin is their last unit.
+func (it *item) trimFront(n int) {
+	it.id.Clock += uint64(n)
+	it.origin, it.hasOrigin = ID{it.id.Client, it.id.Clock - 1}, true
+	it.content = it.content.splice(n)
+	it.length -= n
+}
+
 // mergeWith appends right to it when both are one run of content, as Yjs
 // does after each transaction to keep the store small.
 func (it *item) mergeWith(r *item) bool {

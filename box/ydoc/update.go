@@ -306,6 +306,13 @@ func (d *Doc) integrateStructs(tx *Transaction, refs map[uint64]*refList) (*pend
 				updateMissing(head.id.Client, head.id.Clock-1)
 				addStackToRest()
 			} else {
+				if offset := int(local - head.id.Clock); offset > 0 && offset < head.length && head.kind == kindItem {
+					// The start is already here: what remains follows it,
+					// whatever the original origin was. Yjs waits for that
+					// origin all the same; cutting first means a struct
+					// never waits for something it no longer needs.
+					head.trimFront(offset)
+				}
 				miss, err := head.getMissing(tx, s)
 				if err != nil {
 					return nil, err

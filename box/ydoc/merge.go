@@ -19,9 +19,13 @@ type structReader struct {
 
 func newStructReader(update []byte, filterSkips bool) (*structReader, error) {
 	d := &decoder{buf: update}
-	refs, err := readStructsOrdered(d)
+	sections, err := readSections(d)
 	if err != nil {
 		return nil, err
+	}
+	var refs []*item
+	for _, s := range sections {
+		refs = append(refs, s...)
 	}
 	ds, err := readDeleteSet(d)
 	if err != nil {
@@ -31,41 +35,6 @@ func newStructReader(update []byte, filterSkips bool) (*structReader, error) {
 		refs = slices.DeleteFunc(refs, func(it *item) bool { return it.kind == kindSkip })
 	}
 	return &structReader{structs: refs, ds: ds}, nil
-}
-
-// readStructsOrdered decodes structs keeping the order of the update.
-func readStructsOrdered(d *decoder) ([]*item, error) {
-	n, err := d.length()
-	if err != nil {
-		return nil, err
-	}
-	var out []*item
-	for range n {
-		count, err := d.length()
-		if err != nil {
-			return nil, err
-		}
-		client, err := d.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		clock, err := d.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		for range count {
-			it, err := readStruct(d, client, clock)
-			if err != nil {
-				return nil, err
-			}
-			clock += uint64(it.length)
-			if clock > maxClock {
-				return nil, d.errorf("clock beyond 2^53")
-			}
-			out = append(out, it)
-		}
-	}
-	return out, nil
 }
 
 func (r *structReader) curr() *item {

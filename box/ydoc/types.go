@@ -159,25 +159,32 @@ func (t *Type) insertAfter(tx *Transaction, left *item, contents ...content) *it
 		right = left.right
 	}
 	for _, c := range contents {
-		it := &item{
-			id:        ID{d.clientID, d.store.state(d.clientID)},
-			length:    c.length(),
-			left:      left,
-			right:     right,
-			parent:    t,
-			parentRef: parentResolved,
-			content:   c,
-		}
-		if left != nil {
-			it.origin, it.hasOrigin = left.lastID(), true
-		}
-		if right != nil {
-			it.rightOrigin, it.hasRightOrigin = right.id, true
-		}
+		it := t.newLocalItem(d, left, right, c)
 		it.integrate(tx, 0)
 		left = it
 	}
 	return left
+}
+
+// newLocalItem makes an item of this document's client between left and
+// right (either may be nil), with its origins.
+func (t *Type) newLocalItem(d *Doc, left, right *item, c content) *item {
+	it := &item{
+		id:        ID{d.clientID, d.store.state(d.clientID)},
+		length:    c.length(),
+		left:      left,
+		right:     right,
+		parent:    t,
+		parentRef: parentResolved,
+		content:   c,
+	}
+	if left != nil {
+		it.origin, it.hasOrigin = left.lastID(), true
+	}
+	if right != nil {
+		it.rightOrigin, it.hasRightOrigin = right.id, true
+	}
+	return it
 }
 
 // findIndex returns the item after which index falls (nil at the start),
@@ -261,21 +268,8 @@ func (t *Type) deleteAt(tx *Transaction, index, length int) error {
 
 // mapSet sets key to content.
 func (t *Type) mapSet(tx *Transaction, key string, c content) {
-	d := tx.doc
-	left := t.itemMap[key]
-	it := &item{
-		id:           ID{d.clientID, d.store.state(d.clientID)},
-		length:       c.length(),
-		left:         left,
-		parent:       t,
-		parentRef:    parentResolved,
-		parentSub:    key,
-		hasParentSub: true,
-		content:      c,
-	}
-	if left != nil {
-		it.origin, it.hasOrigin = left.lastID(), true
-	}
+	it := t.newLocalItem(tx.doc, t.itemMap[key], nil, c)
+	it.parentSub, it.hasParentSub = key, true
 	it.integrate(tx, 0)
 }
 

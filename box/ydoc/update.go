@@ -15,14 +15,16 @@ type refList struct {
 	refs []*item
 }
 
-// readStructs decodes the struct part of an update. Root parents are
-// named, not created: they are looked up when the item integrates.
-func readStructs(d *decoder) (map[uint64]*refList, error) {
+// readSections decodes the struct part of an update: one section per
+// client, each a run of structs with consecutive clocks, in the order of
+// the update. Root parents are named, not created: they are looked up when
+// an item integrates.
+func readSections(d *decoder) ([][]*item, error) {
 	n, err := d.length()
 	if err != nil {
 		return nil, err
 	}
-	clients := make(map[uint64]*refList, n)
+	sections := make([][]*item, 0, n)
 	for range n {
 		count, err := d.length()
 		if err != nil {
@@ -36,9 +38,6 @@ func readStructs(d *decoder) (map[uint64]*refList, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := clients[client]; dup {
-			return nil, d.errorf("client %d appears twice", client)
-		}
 		refs := make([]*item, 0, count)
 		for range count {
 			it, err := readStruct(d, client, clock)
@@ -50,6 +49,25 @@ func readStructs(d *decoder) (map[uint64]*refList, error) {
 				return nil, d.errorf("clock beyond 2^53")
 			}
 			refs = append(refs, it)
+		}
+		if len(refs) > 0 {
+			sections = append(sections, refs)
+		}
+	}
+	return sections, nil
+}
+
+// readStructs decodes the struct part of an update by client.
+func readStructs(d *decoder) (map[uint64]*refList, error) {
+	sections, err := readSections(d)
+	if err != nil {
+		return nil, err
+	}
+	clients := make(map[uint64]*refList, len(sections))
+	for _, refs := range sections {
+		client := refs[0].id.Client
+		if _, dup := clients[client]; dup {
+			return nil, d.errorf("client %d appears twice", client)
 		}
 		clients[client] = &refList{refs: refs}
 	}

@@ -186,3 +186,48 @@ func TestMissingDependencies(t *testing.T) {
 		t.Fatalf("pending structs lost through an encoded state: %q", d.Text("t").String())
 	}
 }
+
+// TestPendingWithGaps: structs of one client waiting with a gap between
+// them survive an encoded state and integrate once everything arrives.
+func TestPendingWithGaps(t *testing.T) {
+	a := NewDoc(Options{ClientID: 1})
+	b := NewDoc(Options{ClientID: 2})
+	var ua, ub [][]byte
+	a.OnUpdate(func(u []byte) { ua = append(ua, bytes.Clone(u)) })
+	b.OnUpdate(func(u []byte) { ub = append(ub, bytes.Clone(u)) })
+	a.Text("t").Insert(0, "one ") // ua[0]
+	b.ApplyUpdate(ua[0])
+	ub = nil
+	b.Text("t").Insert(4, "two ") // ub[0], after a's text
+	a.ApplyUpdate(ub[0])
+	ua = nil
+	a.Text("t").Insert(8, "three ") // ua[0]: depends on b
+	a.Text("t").Insert(14, "four ") // ua[1]
+	a.Text("t").Insert(19, "five")  // ua[2]
+
+	c := NewDoc(Options{ClientID: 3})
+	// Deliver a's third and first later edit, leaving a gap, before b's.
+	for _, u := range [][]byte{ua[2], ua[0]} {
+		if err := c.ApplyUpdate(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c.Pending() {
+		t.Fatal("nothing pending")
+	}
+	// The pending structs travel through an encoded state.
+	d := NewDoc(Options{ClientID: 4})
+	if err := d.ApplyUpdate(c.EncodeStateAsUpdate(nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []*Doc{c, d} {
+		for _, u := range [][]byte{a.EncodeStateAsUpdate(StateVector{1: 0}), ub[0]} {
+			if err := doc.ApplyUpdate(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if doc.Pending() || doc.Text("t").String() != "one two three four five" {
+			t.Fatalf("pending=%v text %q", doc.Pending(), doc.Text("t").String())
+		}
+	}
+}

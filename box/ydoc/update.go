@@ -146,11 +146,52 @@ func readStruct(d *decoder, client, clock uint64) (*item, error) {
 	return it, nil
 }
 
-// pendingStructs are structs that wait for others: encoded as an update,
-// with the lowest missing clock per client.
+// pendingStructs are structs that wait for others, per client in clock
+// order, with the lowest missing clock per client. They are kept decoded:
+// a box receiving a journal out of order may hold many, and re-encoding
+// them at every update (as Yjs does) would make that quadratic.
 type pendingStructs struct {
 	missing StateVector
-	update  []byte
+	refs    map[uint64][]*item
+}
+
+// add merges more waiting structs in, dropping clocks already held.
+func (p *pendingStructs) add(rest *pendingStructs) {
+	for c, clock := range rest.missing {
+		if m, ok := p.missing[c]; !ok || m > clock {
+			p.missing[c] = clock
+		}
+	}
+	for c, rs := range rest.refs {
+		all := append(p.refs[c], rs...)
+		slices.SortStableFunc(all, func(a, b *item) int { return cmpClock(a.id.Clock, b.id.Clock) })
+		out := all[:0]
+		var end uint64
+		for _, it := range all {
+			switch {
+			case len(out) > 0 && it.id.Clock+uint64(it.length) <= end:
+				continue
+			case len(out) > 0 && it.id.Clock < end && it.kind == kindItem:
+				it.trimFront(int(end - it.id.Clock))
+			case len(out) > 0 && it.id.Clock < end:
+				it.length -= int(end - it.id.Clock)
+				it.id.Clock = end
+			}
+			out = append(out, it)
+			end = it.id.Clock + uint64(it.length)
+		}
+		p.refs[c] = out
+	}
+}
+
+func cmpClock(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // ApplyUpdate integrates an update (format v1). Structs whose dependencies
@@ -213,16 +254,7 @@ func (d *Doc) applyDecoded(tx *Transaction, refs map[uint64]*refList, ds deleteS
 			}
 		}
 		if rest != nil {
-			for c, clock := range rest.missing {
-				if m, ok := d.pending.missing[c]; !ok || m > clock {
-					d.pending.missing[c] = clock
-				}
-			}
-			merged, err := MergeUpdates(d.pending.update, rest.update)
-			if err != nil {
-				return err
-			}
-			d.pending.update = merged
+			d.pending.add(rest)
 		}
 	} else {
 		d.pending = rest
@@ -239,18 +271,12 @@ func (d *Doc) applyDecoded(tx *Transaction, refs map[uint64]*refList, ds deleteS
 	}
 	d.pendingDS = unapplied
 	if retry && d.pending != nil {
-		update := d.pending.update
+		refs := make(map[uint64]*refList, len(d.pending.refs))
+		for c, rs := range d.pending.refs {
+			refs[c] = &refList{refs: rs}
+		}
 		d.pending = nil
-		dec := &decoder{buf: update}
-		refs, err := readStructs(dec)
-		if err != nil {
-			return err
-		}
-		ds, err := readDeleteSet(dec)
-		if err != nil {
-			return err
-		}
-		return d.applyDecoded(tx, refs, ds)
+		return d.applyDecoded(tx, refs, nil)
 	}
 	return nil
 }
@@ -377,10 +403,7 @@ func (d *Doc) integrateStructs(tx *Transaction, refs map[uint64]*refList) (*pend
 				if len(rest) == 0 {
 					return nil, nil
 				}
-				var e encoder
-				writeRefLists(&e, rest)
-				e.uvarint(0)
-				return &pendingStructs{missing: missingSV, update: e.buf}, nil
+				return &pendingStructs{missing: missingSV, refs: rest}, nil
 			}
 			head = cur.refs[cur.i]
 			cur.i++
@@ -388,15 +411,26 @@ func (d *Doc) integrateStructs(tx *Transaction, refs map[uint64]*refList) (*pend
 	}
 }
 
-// writeRefLists encodes structs that could not be integrated yet.
+// writeRefLists encodes structs that could not be integrated yet, with
+// Skip structs over the gaps between them.
 func writeRefLists(e *encoder, lists map[uint64][]*item) {
 	e.uvarint(uint64(len(lists)))
 	for _, c := range sortedClients(lists) {
 		refs := lists[c]
-		e.uvarint(uint64(len(refs)))
+		var withGaps []*item
+		for i, it := range refs {
+			if i > 0 {
+				end := refs[i-1].id.Clock + uint64(refs[i-1].length)
+				if it.id.Clock > end {
+					withGaps = append(withGaps, &item{id: ID{c, end}, length: int(it.id.Clock - end), kind: kindSkip})
+				}
+			}
+			withGaps = append(withGaps, it)
+		}
+		e.uvarint(uint64(len(withGaps)))
 		e.uvarint(c)
-		e.uvarint(refs[0].id.Clock)
-		for _, it := range refs {
+		e.uvarint(withGaps[0].id.Clock)
+		for _, it := range withGaps {
 			it.write(e, 0)
 		}
 	}
@@ -496,7 +530,10 @@ func (d *Doc) EncodeStateAsUpdate(sv StateVector) []byte {
 		parts = append(parts, pe.buf)
 	}
 	if d.pending != nil {
-		if diff, err := DiffUpdate(d.pending.update, sv); err == nil {
+		var pe encoder
+		writeRefLists(&pe, d.pending.refs)
+		pe.uvarint(0)
+		if diff, err := DiffUpdate(pe.buf, sv); err == nil {
 			parts = append(parts, diff)
 		}
 	}

@@ -9,6 +9,16 @@
 // Positions and lengths count UTF-16 code units, as Yjs does: an emoji
 // outside the Basic Multilingual Plane counts 2.
 //
+// # Differences from a Yjs client
+//
+// A Yjs client whose code has asked for a Y.Text deletes formatting marks
+// that remote updates made redundant, in a transaction of its own (Yjs's
+// cleanupYTextAfterTransaction). A Doc does not, like the documents of a
+// y-websocket server, which never ask for the text: what it holds is
+// exactly the union of the updates it received. Undo, snapshots, XML
+// editing and sub-document loading are not implemented; their content is
+// kept and re-encoded unchanged.
+//
 // # Concurrency
 //
 // A Doc is not safe for concurrent use; its owner serialises access.

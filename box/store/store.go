@@ -37,6 +37,10 @@ var (
 	BucketMeta     = []byte("meta")     // store: schema version
 	BucketSettings = []byte("settings") // settings
 	BucketVisitors = []byte("visitors") // visitor: sessions by ID, and indexes by address and MAC
+	// journal: one nested bucket per origin, entries by sequence number;
+	// and an index of entries by target.
+	BucketJournal      = []byte("journal")
+	BucketJournalIndex = []byte("journal_index")
 )
 
 var keySchemaVersion = []byte("schema_version")
@@ -58,6 +62,15 @@ var migrations = []Migration{
 	// 1: the first schema.
 	func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{BucketSettings, BucketVisitors} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+	// 2: the journal.
+	func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{BucketJournal, BucketJournalIndex} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -1,0 +1,325 @@
+// Package journal is the box's record of everything written at it, and the
+// copies it holds of other boxes' records: the single source of truth from
+// which pads, chat and the drive's metadata are derived (DESIGN.md §2).
+//
+// Each box appends only to its own journal. An entry has the box's origin
+// ID, a dense sequence number starting at 1, a hybrid logical clock time, a
+// kind, a target (a pad, a channel, a file), the author's pseudonym and a
+// payload. Entries of other boxes are stored exactly as they came, so
+// merging two boxes' knowledge is the union of their journals: nothing can
+// conflict. Every entry is committed to disk (bbolt fsyncs each write
+// transaction) before Append returns, so whatever a caller acknowledges or
+// broadcasts afterwards survives a power cut.
+//
+// # Who may import it
+//
+// Any package under box/, and portal and sync through the services built
+// on it. It does no networking.
+package journal
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"tiersbox/box/store"
+)
+
+// Origin identifies a box: the 32 bytes of its device ID.
+type Origin [32]byte
+
+func (o Origin) String() string { return hex.EncodeToString(o[:4]) }
+
+// Kind says what an entry is, such as "pad.update" or "chat.post". The
+// services that write entries define their kinds.
+type Kind string
+
+// Entry is one journal entry.
+type Entry struct {
+	Origin  Origin
+	Seq     uint64
+	Time    Time
+	Kind    Kind
+	Target  string
+	Author  string
+	Payload []byte
+}
+
+// Draft is what a caller appends; the journal assigns origin, sequence
+// number and time.
+type Draft struct {
+	Kind    Kind
+	Target  string
+	Author  string
+	Payload []byte
+}
+
+// Errors.
+var (
+	// ErrGap is returned by Ingest for an entry whose predecessor from
+	// the same origin is missing.
+	ErrGap = errors.New("journal: entry out of sequence")
+	// ErrConflict is returned by Ingest for an entry whose origin and
+	// sequence number are stored with other content.
+	ErrConflict = errors.New("journal: different entry with the same origin and sequence")
+	// ErrOwnOrigin is returned by Ingest for an entry claiming to come
+	// from this box: only Append writes those.
+	ErrOwnOrigin = errors.New("journal: entry from this box's own origin")
+	// ErrInvalid is returned for a draft that cannot be stored.
+	ErrInvalid = errors.New("journal: invalid entry")
+)
+
+// Options configure Open.
+type Options struct {
+	// Now returns the wall-clock time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Journal appends to this box's journal and stores other boxes' entries.
+// It is safe for concurrent use.
+type Journal struct {
+	st     *store.Store
+	origin Origin
+
+	mu    sync.Mutex // serialises appends and the clock
+	clock clock
+}
+
+// Bucket layout inside store.BucketJournal: one nested bucket per origin,
+// entries keyed by big-endian sequence number; and store.BucketJournalIndex
+// keyed target, 0x00, origin, seq for reading one pad's or channel's
+// entries across origins.
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func indexKey(target string, o Origin, seq uint64) []byte {
+	k := make([]byte, 0, len(target)+1+32+8)
+	k = append(k, target...)
+	k = append(k, 0)
+	k = append(k, o[:]...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// Open opens the journal of the box origin in an open store.
+func Open(st *store.Store, origin Origin, opts Options) (*Journal, error) {
+	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}}
+	if j.clock.now == nil {
+		j.clock.now = time.Now
+	}
+	// The clock resumes after the latest time stored, so that a box
+	// whose wall clock went back (a Pi without a real-time clock boots
+	// in 1970 or in the past) still orders new entries after old ones.
+	err := st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketJournal).ForEachBucket(func(k []byte) error {
+			b := tx.Bucket(store.BucketJournal).Bucket(k)
+			if _, v := b.Cursor().Last(); v != nil {
+				e, _, err := Decode(v)
+				if err != nil {
+					return err
+				}
+				if e.Origin == origin {
+					j.clock.last = max(j.clock.last, e.Time)
+				} else {
+					j.clock.observe(e.Time)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: open: %w", err)
+	}
+	return j, nil
+}
+
+// Origin returns this box's origin.
+func (j *Journal) Origin() Origin { return j.origin }
+
+// Append adds drafts to this box's journal, in one transaction committed to
+// disk before it returns, and returns the stored entries.
+func (j *Journal) Append(drafts ...Draft) ([]Entry, error) {
+	for _, d := range drafts {
+		if err := checkDraft(d); err != nil {
+			return nil, err
+		}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	saved := j.clock.last
+	var out []Entry
+	err := j.st.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(store.BucketJournal).CreateBucketIfNotExists(j.origin[:])
+		if err != nil {
+			return err
+		}
+		idx := tx.Bucket(store.BucketJournalIndex)
+		seq := uint64(0)
+		if k, _ := b.Cursor().Last(); k != nil {
+			seq = binary.BigEndian.Uint64(k)
+		}
+		out = out[:0]
+		for _, d := range drafts {
+			seq++
+			e := Entry{Origin: j.origin, Seq: seq, Time: j.clock.next(), Kind: d.Kind, Target: d.Target, Author: d.Author, Payload: d.Payload}
+			if err := b.Put(seqKey(seq), e.Encode()); err != nil {
+				return err
+			}
+			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		// The times handed out were not stored: give them back, so the
+		// clock does not run ahead for nothing.
+		j.clock.last = saved
+		return nil, fmt.Errorf("journal: append: %w", err)
+	}
+	return out, nil
+}
+
+func checkDraft(d Draft) error {
+	switch {
+	case d.Kind == "" || len(d.Kind) > maxString:
+		return fmt.Errorf("%w: kind %q", ErrInvalid, d.Kind)
+	case len(d.Target) > maxString || len(d.Author) > maxString:
+		return fmt.Errorf("%w: target or author too long", ErrInvalid)
+	case len(d.Payload) > MaxPayload:
+		return fmt.Errorf("%w: payload of %d bytes", ErrInvalid, len(d.Payload))
+	}
+	for i := 0; i < len(d.Target); i++ {
+		if d.Target[i] == 0 {
+			return fmt.Errorf("%w: NUL in target", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Ingest stores entries from other boxes, as they came. Each must follow
+// the last stored entry of its origin (or be already stored, identically,
+// which changes nothing). It returns how many were new.
+func (j *Journal) Ingest(entries ...Entry) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	added := 0
+	err := j.st.Update(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(store.BucketJournalIndex)
+		for _, e := range entries {
+			if e.Origin == j.origin {
+				return ErrOwnOrigin
+			}
+			if err := checkDraft(Draft{e.Kind, e.Target, e.Author, e.Payload}); err != nil {
+				return err
+			}
+			b, err := tx.Bucket(store.BucketJournal).CreateBucketIfNotExists(e.Origin[:])
+			if err != nil {
+				return err
+			}
+			last := uint64(0)
+			if k, _ := b.Cursor().Last(); k != nil {
+				last = binary.BigEndian.Uint64(k)
+			}
+			frame := e.Encode()
+			switch {
+			case e.Seq == 0 || e.Seq > last+1:
+				return fmt.Errorf("%w: %v seq %d after %d", ErrGap, e.Origin, e.Seq, last)
+			case e.Seq <= last:
+				if string(b.Get(seqKey(e.Seq))) != string(frame) {
+					return fmt.Errorf("%w: %v seq %d", ErrConflict, e.Origin, e.Seq)
+				}
+				continue
+			}
+			if err := b.Put(seqKey(e.Seq), frame); err != nil {
+				return err
+			}
+			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
+				return err
+			}
+			added++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("journal: ingest: %w", err)
+	}
+	for _, e := range entries {
+		j.clock.observe(e.Time)
+	}
+	return added, nil
+}
+
+// Heads returns, per origin, the last sequence number stored.
+func (j *Journal) Heads() (map[Origin]uint64, error) {
+	heads := make(map[Origin]uint64)
+	err := j.st.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(store.BucketJournal)
+		return root.ForEachBucket(func(k []byte) error {
+			var o Origin
+			copy(o[:], k)
+			if last, _ := root.Bucket(k).Cursor().Last(); last != nil {
+				heads[o] = binary.BigEndian.Uint64(last)
+			}
+			return nil
+		})
+	})
+	return heads, err
+}
+
+// Since calls f for each entry of origin after sequence number after, in
+// order, until f returns an error (which Since returns).
+func (j *Journal) Since(origin Origin, after uint64, f func(Entry) error) error {
+	return j.st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketJournal).Bucket(origin[:])
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
+			e, _, err := Decode(v)
+			if err != nil {
+				return fmt.Errorf("journal: %v seq %d: %w", origin, binary.BigEndian.Uint64(k), err)
+			}
+			if err := f(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Target calls f for every entry about target, from every origin, origin
+// by origin in sequence order. Callers that need one order across origins
+// sort by Time.
+func (j *Journal) Target(target string, f func(Entry) error) error {
+	prefix := append([]byte(target), 0)
+	return j.st.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(store.BucketJournal)
+		c := tx.Bucket(store.BucketJournalIndex).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+40 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
+			rest := k[len(prefix):]
+			b := root.Bucket(rest[:32])
+			if b == nil {
+				continue
+			}
+			v := b.Get(rest[32:])
+			if v == nil {
+				continue
+			}
+			e, _, err := Decode(v)
+			if err != nil {
+				return err
+			}
+			if err := f(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

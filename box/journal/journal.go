@@ -143,6 +143,13 @@ func (j *Journal) Origin() Origin { return j.origin }
 // Append adds drafts to this box's journal, in one transaction committed to
 // disk before it returns, and returns the stored entries.
 func (j *Journal) Append(drafts ...Draft) ([]Entry, error) {
+	return j.AppendWith(nil, drafts...)
+}
+
+// AppendWith is Append that also runs also (if not nil) in the same
+// transaction, so that a service can record what the entries replace (a
+// write-ahead log it empties, a cache it updates) atomically with them.
+func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, drafts ...Draft) ([]Entry, error) {
 	for _, d := range drafts {
 		if err := checkDraft(d); err != nil {
 			return nil, err
@@ -173,6 +180,9 @@ func (j *Journal) Append(drafts ...Draft) ([]Entry, error) {
 				return err
 			}
 			out = append(out, e)
+		}
+		if also != nil {
+			return also(tx, out)
 		}
 		return nil
 	})
@@ -298,12 +308,29 @@ func (j *Journal) Since(origin Origin, after uint64, f func(Entry) error) error 
 // by origin in sequence order. Callers that need one order across origins
 // sort by Time.
 func (j *Journal) Target(target string, f func(Entry) error) error {
+	return j.TargetSince(target, nil, f)
+}
+
+// TargetSince is Target for the entries after heads[origin] of each origin
+// (all of an origin missing from heads).
+func (j *Journal) TargetSince(target string, heads map[Origin]uint64, f func(Entry) error) error {
 	prefix := append([]byte(target), 0)
 	return j.st.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(store.BucketJournal)
 		c := tx.Bucket(store.BucketJournalIndex).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+40 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
 			rest := k[len(prefix):]
+			var o Origin
+			copy(o[:], rest[:32])
+			if head, ok := heads[o]; ok && binary.BigEndian.Uint64(rest[32:]) <= head {
+				// Skip to this origin's first entry after head.
+				k, _ = c.Seek(indexKey(target, o, head+1))
+				if k == nil {
+					break
+				}
+				c.Prev()
+				continue
+			}
 			b := root.Bucket(rest[:32])
 			if b == nil {
 				continue

@@ -41,6 +41,10 @@ var (
 	// and an index of entries by target.
 	BucketJournal      = []byte("journal")
 	BucketJournalIndex = []byte("journal_index")
+	// pad: updates received and not yet in the journal, and each pad's
+	// cached state.
+	BucketPadWAL   = []byte("pad_wal")
+	BucketPadCache = []byte("pad_cache")
 )
 
 var keySchemaVersion = []byte("schema_version")
@@ -68,9 +72,9 @@ var migrations = []Migration{
 		}
 		return nil
 	},
-	// 2: the journal.
+	// 2: the journal and the pads.
 	func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{BucketJournal, BucketJournalIndex} {
+		for _, b := range [][]byte{BucketJournal, BucketJournalIndex, BucketPadWAL, BucketPadCache} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -183,6 +187,12 @@ func (s *Store) View(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
 // Update runs fn in a read-write transaction, committed (and synced to disk)
 // before Update returns nil.
 func (s *Store) Update(fn func(tx *bolt.Tx) error) error { return s.db.Update(fn) }
+
+// Batch runs fn in a read-write transaction shared with other concurrent
+// Batch calls, committed (and synced) before Batch returns nil: many
+// small writes from many clients cost one disk sync. fn may run more than
+// once, so it must not have side effects outside the transaction.
+func (s *Store) Batch(fn func(tx *bolt.Tx) error) error { return s.db.Batch(fn) }
 
 // Close closes the database. Transactions still open are waited for.
 func (s *Store) Close() error {

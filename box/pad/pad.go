@@ -1,0 +1,443 @@
+// Package pad keeps the box's pads: collaborative Markdown notes that are
+// Yjs documents (their text is the Y.Text named "content").
+//
+// # Durability and the journal
+//
+// Every update a browser sends is written to a write-ahead bucket, synced
+// to disk, before it is applied for others to see (Apply returns then); the
+// updates of one pad are merged each second or so into one journal entry
+// of kind "pad.update", which atomically empties the write-ahead bucket.
+// So the journal grows with the edit rate, not the keystroke rate, and
+// nothing acknowledged is ever lost: at start-up, what the write-ahead
+// bucket still holds is flushed to the journal first.
+//
+// A pad's state is cached (its encoded document and the journal positions
+// it includes), so opening a pad with a long history reads only what came
+// after the cache; the cache can always be rebuilt from the journal alone.
+//
+// # Who may import it
+//
+// portal and cmd. It does no networking.
+package pad
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"tiersbox/box/journal"
+	"tiersbox/box/store"
+	"tiersbox/box/ydoc"
+)
+
+// KindUpdate is the journal kind of a pad's (merged) Yjs update.
+const KindUpdate journal.Kind = "pad.update"
+
+// ContentName is the Y.Text holding a pad's text.
+const ContentName = "content"
+
+// TargetPrefix prefixes a pad's name in journal targets.
+const TargetPrefix = "pad/"
+
+// DefaultWindow is how long updates of one pad are gathered into one
+// journal entry.
+const DefaultWindow = time.Second
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ErrName is returned for a pad name that is not 1–64 letters, digits,
+// '-' or '_'.
+var ErrName = errors.New("pad: names are 1 to 64 letters, digits, - or _")
+
+// ValidName reports whether name can name a pad.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// Options configure a Service.
+type Options struct {
+	// Window is how long updates are gathered before they become one
+	// journal entry. Zero means DefaultWindow.
+	Window time.Duration
+	Logger *slog.Logger
+}
+
+// Service holds the open pads. It is safe for concurrent use.
+type Service struct {
+	st     *store.Store
+	j      *journal.Journal
+	window time.Duration
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	pads map[string]*Pad
+	walN uint64 // next write-ahead key suffix
+}
+
+// New returns the pad service and flushes to the journal whatever the
+// write-ahead bucket kept from before a crash.
+func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
+	s := &Service{st: st, j: j, window: opts.Window, logger: opts.Logger, pads: make(map[string]*Pad)}
+	if s.window <= 0 {
+		s.window = DefaultWindow
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// walRecord is one write-ahead entry.
+type walRecord struct {
+	Author string `json:"a,omitempty"`
+	Update []byte `json:"u"`
+}
+
+func walKey(name string, n uint64) []byte {
+	k := append([]byte(name), 0)
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+// recover moves write-ahead updates left by a crash into the journal.
+func (s *Service) recover() error {
+	byPad := make(map[string][]walRecord)
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error {
+			name := string(k[:len(k)-9])
+			var r walRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			byPad[name] = append(byPad[name], r)
+			if n := binary.BigEndian.Uint64(k[len(k)-8:]); n >= s.walN {
+				s.walN = n + 1
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("pad: read write-ahead log: %w", err)
+	}
+	for name, recs := range byPad {
+		p, err := s.Open(name)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		for _, r := range recs {
+			if err := p.doc.ApplyUpdate(r.Update); err != nil {
+				s.logger.Error("dropping an unreadable write-ahead update", "pad", name, "error", err)
+				continue
+			}
+			p.unflushed = append(p.unflushed, r)
+		}
+		err = p.flushLocked()
+		p.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		s.logger.Info("pad edits recovered after an unclean stop", "pad", name, "count", len(recs))
+	}
+	return nil
+}
+
+// Pad is one open pad. Its methods are safe for concurrent use.
+type Pad struct {
+	s    *Service
+	name string
+
+	mu        sync.Mutex
+	doc       *ydoc.Doc
+	unflushed []walRecord
+	walKeys   [][]byte
+	timer     *time.Timer
+	listeners map[int]func(update []byte)
+	nextID    int
+}
+
+// Open returns the pad called name, loading it from its cache and the
+// journal (an unknown name is an empty pad: it exists once edited).
+func (s *Service) Open(name string) (*Pad, error) {
+	if !ValidName(name) {
+		return nil, ErrName
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pads[name]; ok {
+		return p, nil
+	}
+	doc, err := s.load(name)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pad{s: s, name: name, doc: doc, listeners: make(map[int]func([]byte))}
+	s.pads[name] = p
+	return p, nil
+}
+
+// cacheRecord is a pad's cached state.
+type cacheRecord struct {
+	State []byte            `json:"state"`
+	Heads map[string]uint64 `json:"heads"` // hex origin → last sequence included
+}
+
+func originKey(o journal.Origin) string { return fmt.Sprintf("%x", o[:]) }
+
+// load builds a pad's document from its cache and the journal entries
+// after it.
+func (s *Service) load(name string) (*ydoc.Doc, error) {
+	doc := ydoc.NewDoc(ydoc.Options{ClientID: 1})
+	var cache cacheRecord
+	err := s.st.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(store.BucketPadCache).Get([]byte(name)); v != nil {
+			return json.Unmarshal(v, &cache)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pad %s: read cache: %w", name, err)
+	}
+	heads := make(map[journal.Origin]uint64)
+	if cache.State != nil {
+		if err := doc.ApplyUpdate(cache.State); err != nil {
+			s.logger.Warn("pad cache unreadable, rebuilding from the journal", "pad", name, "error", err)
+			doc = ydoc.NewDoc(ydoc.Options{ClientID: 1})
+		} else {
+			for k, seq := range cache.Heads {
+				var o journal.Origin
+				if _, err := fmt.Sscanf(k, "%x", &o); err == nil {
+					heads[o] = seq
+				}
+			}
+		}
+	}
+	err = s.j.TargetSince(TargetPrefix+name, heads, func(e journal.Entry) error {
+		if e.Kind != KindUpdate {
+			return nil
+		}
+		if err := doc.ApplyUpdate(e.Payload); err != nil {
+			s.logger.Error("skipping an unreadable pad update in the journal", "pad", name, "origin", e.Origin.String(), "seq", e.Seq, "error", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pad %s: read journal: %w", name, err)
+	}
+	return doc, nil
+}
+
+// Rebuild returns the pad's document built from the journal alone.
+func (s *Service) Rebuild(name string) (*ydoc.Doc, error) {
+	doc := ydoc.NewDoc(ydoc.Options{ClientID: 1})
+	err := s.j.Target(TargetPrefix+name, func(e journal.Entry) error {
+		if e.Kind == KindUpdate {
+			doc.ApplyUpdate(e.Payload)
+		}
+		return nil
+	})
+	return doc, err
+}
+
+// Name returns the pad's name.
+func (p *Pad) Name() string { return p.name }
+
+// Apply integrates an update from a client: written to disk first, then
+// applied, then passed to every listener but except (the sender, or -1).
+// A malformed update returns an error wrapping ydoc.ErrMalformed and
+// changes nothing.
+func (p *Pad) Apply(update []byte, author string, except int) error {
+	// Check it decodes before it reaches the disk: the write-ahead log
+	// must only ever hold updates the pad can apply.
+	if _, err := ydoc.StateVectorFromUpdate(update); err != nil {
+		return err
+	}
+	s := p.s
+	s.mu.Lock()
+	key := walKey(p.name, s.walN)
+	s.walN++
+	s.mu.Unlock()
+	rec, _ := json.Marshal(walRecord{Author: author, Update: update})
+	// Batch gathers the writes of concurrent clients into one synced
+	// transaction.
+	if err := s.st.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketPadWAL).Put(key, rec)
+	}); err != nil {
+		return fmt.Errorf("pad %s: write-ahead: %w", p.name, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.doc.ApplyUpdate(update); err != nil {
+		// Cannot happen after the decode check, except for references a
+		// decode cannot see; keep the log consistent either way.
+		s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.BucketPadWAL).Delete(key) })
+		return err
+	}
+	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: update})
+	p.walKeys = append(p.walKeys, key)
+	if p.timer == nil {
+		p.timer = time.AfterFunc(s.window, p.flush)
+	}
+	for id, f := range p.listeners {
+		if id != except {
+			f(update)
+		}
+	}
+	return nil
+}
+
+// Listen registers f to receive every update applied from now on, and
+// returns its ID (for Apply's except) and a function that removes it.
+func (p *Pad) Listen(f func(update []byte)) (id int, stop func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id = p.nextID
+	p.nextID++
+	p.listeners[id] = f
+	return id, func() {
+		p.mu.Lock()
+		delete(p.listeners, id)
+		p.mu.Unlock()
+	}
+}
+
+// StateVector returns the pad's encoded state vector.
+func (p *Pad) StateVector() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doc.EncodeStateVector()
+}
+
+// Diff returns what the holder of the encoded state vector sv lacks.
+func (p *Pad) Diff(sv []byte) ([]byte, error) {
+	v, err := ydoc.DecodeStateVector(sv)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doc.EncodeStateAsUpdate(v), nil
+}
+
+// Text returns the pad's text.
+func (p *Pad) Text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doc.Text(ContentName).String()
+}
+
+func (p *Pad) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.flushLocked(); err != nil {
+		p.s.logger.Error("writing pad edits to the journal", "pad", p.name, "error", err)
+		// The write-ahead log still holds them; try again later.
+		p.timer = time.AfterFunc(p.s.window, p.flush)
+	}
+}
+
+// Flush writes what is pending to the journal now (at shutdown).
+func (p *Pad) Flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flushLocked()
+}
+
+// flushLocked merges the unflushed updates into one journal entry,
+// removing them from the write-ahead log and updating the cache in the
+// same transaction.
+func (p *Pad) flushLocked() error {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	if len(p.unflushed) == 0 {
+		return nil
+	}
+	updates := make([][]byte, len(p.unflushed))
+	author := p.unflushed[0].Author
+	for i, r := range p.unflushed {
+		updates[i] = r.Update
+		if r.Author != author {
+			author = ""
+		}
+	}
+	merged, err := ydoc.MergeUpdates(updates...)
+	if err != nil {
+		return err
+	}
+	keys := p.walKeys
+	if len(keys) == 0 {
+		// Recovery: every write-ahead key of this pad.
+		keys = nil
+	}
+	state := p.doc.EncodeStateAsUpdate(nil)
+	target := TargetPrefix + p.name
+	_, err = p.s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
+		wal := tx.Bucket(store.BucketPadWAL)
+		if keys == nil {
+			prefix := append([]byte(p.name), 0)
+			c := wal.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Seek(prefix) {
+				if err := wal.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range keys {
+			if err := wal.Delete(k); err != nil {
+				return err
+			}
+		}
+		return p.s.writeCache(tx, p.name, state, entries[len(entries)-1])
+	}, journal.Draft{Kind: KindUpdate, Target: target, Author: author, Payload: merged})
+	if err != nil {
+		return err
+	}
+	p.unflushed, p.walKeys = nil, nil
+	return nil
+}
+
+// writeCache stores the pad's state as of entry e (and everything before
+// it in every origin the cache already covered).
+func (s *Service) writeCache(tx *bolt.Tx, name string, state []byte, e journal.Entry) error {
+	b := tx.Bucket(store.BucketPadCache)
+	var c cacheRecord
+	if v := b.Get([]byte(name)); v != nil {
+		json.Unmarshal(v, &c)
+	}
+	if c.Heads == nil {
+		c.Heads = make(map[string]uint64)
+	}
+	c.State = state
+	c.Heads[originKey(e.Origin)] = e.Seq
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(name), v)
+}
+
+// Close flushes every open pad.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	pads := make([]*Pad, 0, len(s.pads))
+	for _, p := range s.pads {
+		pads = append(pads, p)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, p := range pads {
+		if err := p.Flush(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -16,7 +16,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tiersbox/box/identity"
+	"tiersbox/box/journal"
 	"tiersbox/box/metrics"
+	"tiersbox/box/pad"
 	"tiersbox/box/settings"
 	"tiersbox/box/store"
 	"tiersbox/box/visitor"
@@ -95,6 +97,23 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		logger.Info("box not set up yet: run `tiersbox init` to name the venue and set the staff password")
 	}
 
+	// The journal is this box's, named by its device ID.
+	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{})
+	if err != nil {
+		return err
+	}
+	pads, err := pad.New(st, jnl, pad.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	// Pads flush their last second of edits to the journal before the
+	// database closes (deferred calls run last-in, first-out).
+	defer func() {
+		if err := pads.Close(); err != nil {
+			logger.Error("flushing pad edits at shutdown", "error", err)
+		}
+	}()
+
 	reg := new(metrics.Registry)
 	visitors := visitor.New(st, visitor.Options{SessionLength: cfg.Portal.Session.Duration, Logger: logger})
 	neighbours := captive.Neighbours{}
@@ -149,7 +168,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
-		Metrics: reg, Version: versionString(), Logger: logger,
+		Pads: pads, Metrics: reg, Version: versionString(), Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -176,6 +195,8 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
+	// Shutdown does not wait for websockets: close them with a reason.
+	srv.RegisterOnShutdown(pages.CloseWebsockets)
 
 	fmt.Fprintf(env.stdout, "tiersbox %s: the box %q is running.\n", versionString(), venue.Venue)
 	fmt.Fprintf(env.stdout, "  open http://%s/ in a browser\n", browseHost(httpBound, portalIP))

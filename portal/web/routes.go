@@ -19,6 +19,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /static/", s.staticServe)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /metrics", s.metricsServe)
+	if s.opts.Pads != nil {
+		mux.HandleFunc("GET /ws/pads/{name}", s.padWS)
+	}
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux

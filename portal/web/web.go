@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"tiersbox/box/metrics"
+	"tiersbox/box/pad"
 	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 )
@@ -52,6 +53,9 @@ type Options struct {
 	// Metrics receives the server's counters. nil means a private registry
 	// (metrics are then still served, but nobody else adds to them).
 	Metrics *metrics.Registry
+	// Pads holds the pads. nil means no pads (the pad pages then answer
+	// 404).
+	Pads *pad.Service
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger
@@ -68,6 +72,8 @@ type Server struct {
 
 	requests *metrics.CounterVec
 	entered  *metrics.Counter
+
+	padHub padHub
 }
 
 type staticFile struct {
@@ -88,7 +94,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = new(metrics.Registry)
 	}
-	s := &Server{opts: opts, logger: opts.Logger}
+	s := &Server{opts: opts, logger: opts.Logger, padHub: padHub{rooms: make(map[string]*room)}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -1,0 +1,328 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"tiersbox/box/pad"
+	"tiersbox/box/ydoc"
+)
+
+// Limits of the pad websocket, each enforced with a close reason a client
+// can show rather than a silent drop.
+const (
+	maxPadMessage     = 8 << 20 // a first sync of a large pad
+	maxClientsPerPad  = 200
+	msgRate           = 100 // messages per second per client, sustained
+	msgBurst          = 400
+	sendQueue         = 256 // messages waiting for a slow client before it is dropped
+	writeWait         = 10 * time.Second
+	pingEvery         = 25 * time.Second
+	readWait          = 60 * time.Second
+	closeTooBig       = "message too large"
+	closeTooMany      = "too many messages"
+	closeFull         = "this pad has too many visitors"
+	closeBadMessage   = "malformed message"
+	closeShuttingDown = "the box is restarting"
+)
+
+var upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
+
+// padHub holds the websocket rooms, one per open pad.
+type padHub struct {
+	mu     sync.Mutex
+	rooms  map[string]*room
+	closed bool
+}
+
+type room struct {
+	pad   *pad.Pad
+	mu    sync.Mutex
+	conns map[*padConn]struct{}
+	aware map[uint64]awareState
+}
+
+type awareState struct {
+	entry awarenessEntry
+	owner *padConn
+}
+
+type padConn struct {
+	ws      *websocket.Conn
+	send    chan []byte
+	done    chan struct{}
+	once    sync.Once
+	clients map[uint64]struct{} // awareness client IDs this connection announced
+	reason  string
+}
+
+// close ends the connection with a reason, once.
+func (c *padConn) close(code int, reason string) {
+	c.once.Do(func() {
+		c.reason = reason
+		msg := websocket.FormatCloseMessage(code, reason)
+		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		close(c.done)
+		c.ws.Close()
+	})
+}
+
+// enqueue queues a message; a client too slow to take it is dropped, so
+// one stalled phone never slows the others.
+func (c *padConn) enqueue(m []byte) {
+	select {
+	case c.send <- m:
+	case <-c.done:
+	default:
+		go c.close(websocket.ClosePolicyViolation, "too slow")
+	}
+}
+
+func (h *padHub) join(p *pad.Pad) (*room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, errors.New("shutting down")
+	}
+	r, ok := h.rooms[p.Name()]
+	if !ok {
+		r = &room{pad: p, conns: make(map[*padConn]struct{}), aware: make(map[uint64]awareState)}
+		h.rooms[p.Name()] = r
+	}
+	return r, nil
+}
+
+// closeAll closes every pad websocket (http.Server.Shutdown does not).
+func (h *padHub) closeAll() {
+	h.mu.Lock()
+	h.closed = true
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		conns := make([]*padConn, 0, len(r.conns))
+		for c := range r.conns {
+			conns = append(conns, c)
+		}
+		r.mu.Unlock()
+		for _, c := range conns {
+			c.close(websocket.CloseGoingAway, closeShuttingDown)
+		}
+	}
+}
+
+// padWS serves the y-websocket protocol on /ws/pads/{name}: the room is
+// the pad, so a stock WebsocketProvider with server URL ws://BOX/ws/pads
+// edits the pad of the same name.
+func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !pad.ValidName(name) {
+		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+		return
+	}
+	p, err := s.opts.Pads.Open(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	rm, err := s.padHub.join(p)
+	if err != nil {
+		http.Error(w, closeShuttingDown, http.StatusServiceUnavailable)
+		return
+	}
+	author := ""
+	if v := s.currentVisitor(r); v != nil {
+		author = v.ID
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := &padConn{ws: ws, send: make(chan []byte, sendQueue), done: make(chan struct{}), clients: make(map[uint64]struct{})}
+	rm.mu.Lock()
+	full := len(rm.conns) >= maxClientsPerPad
+	if !full {
+		rm.conns[c] = struct{}{}
+	}
+	rm.mu.Unlock()
+	if full {
+		c.close(websocket.CloseTryAgainLater, closeFull)
+		return
+	}
+	listenerID, stop := p.Listen(func(update []byte) { c.enqueue(encodeSync(syncUpdate, update)) })
+	defer func() {
+		stop()
+		s.leave(rm, c)
+	}()
+	go c.writeLoop()
+
+	// Stock clients expect the server to start the sync, and to hear the
+	// others' awareness states at once.
+	c.enqueue(encodeSync(syncStep1, p.StateVector()))
+	if m := rm.awarenessMessage(); m != nil {
+		c.enqueue(m)
+	}
+	ws.SetReadLimit(maxPadMessage)
+	ws.SetReadDeadline(time.Now().Add(readWait))
+	ws.SetPongHandler(func(string) error { ws.SetReadDeadline(time.Now().Add(readWait)); return nil })
+	tokens, last := float64(msgBurst), time.Now()
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.close(websocket.CloseMessageTooBig, closeTooBig)
+			}
+			c.close(websocket.CloseNormalClosure, "")
+			return
+		}
+		ws.SetReadDeadline(time.Now().Add(readWait))
+		now := time.Now()
+		tokens = min(msgBurst, tokens+now.Sub(last).Seconds()*msgRate)
+		last = now
+		if tokens < 1 {
+			c.close(websocket.ClosePolicyViolation, closeTooMany)
+			return
+		}
+		tokens--
+		m, err := decodeYMessage(data)
+		if err != nil {
+			c.close(websocket.CloseUnsupportedData, closeBadMessage)
+			return
+		}
+		switch m.kind {
+		case msgSync:
+			if m.sub == syncStep1 {
+				diff, err := p.Diff(m.payload)
+				if err != nil {
+					c.close(websocket.CloseUnsupportedData, closeBadMessage)
+					return
+				}
+				c.enqueue(encodeSync(syncStep2, diff))
+				continue
+			}
+			if err := p.Apply(m.payload, author, listenerID); err != nil {
+				if errors.Is(err, ydoc.ErrMalformed) {
+					c.close(websocket.CloseUnsupportedData, "malformed update")
+				} else {
+					s.logger.Error("storing a pad edit", "pad", name, "error", err)
+					c.close(websocket.CloseInternalServerErr, "the box could not store the edit")
+				}
+				return
+			}
+		case msgAwareness:
+			entries, _ := decodeAwareness(m.payload)
+			rm.updateAwareness(c, entries)
+		case msgQueryAwareness:
+			if m := rm.awarenessMessage(); m != nil {
+				c.enqueue(m)
+			}
+		}
+	}
+}
+
+func (c *padConn) writeLoop() {
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case m := <-c.send:
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, m); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		}
+	}
+}
+
+// updateAwareness records the states a connection announced and passes
+// them to everyone in the room, the sender included: stock clients count
+// on that echo to know the connection is alive.
+func (rm *room) updateAwareness(c *padConn, entries []awarenessEntry) {
+	rm.mu.Lock()
+	var fresh []awarenessEntry
+	for _, e := range entries {
+		if old, ok := rm.aware[e.client]; ok && old.entry.clock > e.clock {
+			continue
+		}
+		if e.state == "null" {
+			delete(rm.aware, e.client)
+			delete(c.clients, e.client)
+		} else {
+			rm.aware[e.client] = awareState{entry: e, owner: c}
+			c.clients[e.client] = struct{}{}
+		}
+		fresh = append(fresh, e)
+	}
+	conns := rm.list()
+	rm.mu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	m := encodeAwareness(fresh)
+	for _, other := range conns {
+		other.enqueue(m)
+	}
+}
+
+func (rm *room) list() []*padConn {
+	out := make([]*padConn, 0, len(rm.conns))
+	for c := range rm.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// awarenessMessage returns every known state, or nil.
+func (rm *room) awarenessMessage() []byte {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if len(rm.aware) == 0 {
+		return nil
+	}
+	entries := make([]awarenessEntry, 0, len(rm.aware))
+	for _, a := range rm.aware {
+		entries = append(entries, a.entry)
+	}
+	return encodeAwareness(entries)
+}
+
+// leave removes a connection and tells the others its cursors are gone.
+func (s *Server) leave(rm *room, c *padConn) {
+	c.close(websocket.CloseNormalClosure, "")
+	rm.mu.Lock()
+	delete(rm.conns, c)
+	var gone []awarenessEntry
+	for id := range c.clients {
+		if a, ok := rm.aware[id]; ok && a.owner == c {
+			gone = append(gone, awarenessEntry{client: id, clock: a.entry.clock + 1, state: "null"})
+			delete(rm.aware, id)
+		}
+	}
+	conns := rm.list()
+	rm.mu.Unlock()
+	if len(gone) > 0 {
+		m := encodeAwareness(gone)
+		for _, other := range conns {
+			other.enqueue(m)
+		}
+	}
+}
+
+// CloseWebsockets closes every pad connection with a reason; cmd registers
+// it with http.Server.RegisterOnShutdown.
+func (s *Server) CloseWebsockets() { s.padHub.closeAll() }

@@ -1,0 +1,258 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"tiersbox/box/journal"
+	"tiersbox/box/pad"
+	"tiersbox/box/store"
+	"tiersbox/box/visitor"
+	"tiersbox/box/ydoc"
+)
+
+func newPadServer(t *testing.T) (*httptest.Server, *pad.Service) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	j, err := journal.Open(st, journal.Origin{1}, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pads, err := pad.New(st, j, pad.Options{Window: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Store: st, Visitors: visitor.New(st, visitor.Options{}), Addresses: []string{"x"}, Pads: pads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Wrap(srv.Pages()))
+	t.Cleanup(func() { srv.CloseWebsockets(); hs.Close(); pads.Close() })
+	return hs, pads
+}
+
+// yclient is a minimal y-websocket client around a Go document.
+type yclient struct {
+	t   *testing.T
+	ws  *websocket.Conn
+	doc *ydoc.Doc
+	out [][]byte
+}
+
+func dial(t *testing.T, hs *httptest.Server, name string, id uint64) *yclient {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws/pads/"+name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &yclient{t: t, ws: ws, doc: ydoc.NewDoc(ydoc.Options{ClientID: id})}
+	c.doc.OnUpdate(func(u []byte) { c.out = append(c.out, bytes.Clone(u)) })
+	t.Cleanup(func() { ws.Close() })
+	return c
+}
+
+func (c *yclient) read() yMessage {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	m, err := decodeYMessage(data)
+	if err != nil {
+		c.t.Fatalf("server sent a malformed message: %v", err)
+	}
+	return m
+}
+
+func (c *yclient) send(b []byte) {
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// sync performs the opening handshake as a stock client does.
+func (c *yclient) sync() {
+	c.t.Helper()
+	m := c.read()
+	if m.kind != msgSync || m.sub != syncStep1 {
+		c.t.Fatalf("first message %+v, want sync step 1", m)
+	}
+	c.send(encodeSync(syncStep1, c.doc.EncodeStateVector()))
+	for {
+		m = c.read()
+		if m.kind == msgSync && m.sub == syncStep2 {
+			if err := c.doc.ApplyUpdate(m.payload); err != nil {
+				c.t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+func (c *yclient) typeAt(pos int, s string) {
+	c.out = nil
+	c.doc.Text(pad.ContentName).Insert(pos, s)
+	for _, u := range c.out {
+		c.send(encodeSync(syncUpdate, u))
+	}
+}
+
+// waitText reads until the client's text is want.
+func (c *yclient) waitText(want string) {
+	c.t.Helper()
+	for c.doc.Text(pad.ContentName).String() != want {
+		m := c.read()
+		if m.kind == msgSync && m.sub != syncStep1 {
+			c.doc.ApplyUpdate(m.payload)
+		}
+	}
+}
+
+func TestPadWebsocket(t *testing.T) {
+	hs, pads := newPadServer(t)
+	a := dial(t, hs, "atelier", 11)
+	a.sync()
+	a.typeAt(0, "Notes de l’atelier 🧵")
+	b := dial(t, hs, "atelier", 22)
+	b.sync()
+	// In the first sync, or broadcast right after if a's edit was still
+	// on its way.
+	b.waitText("Notes de l’atelier 🧵")
+	// Live edits both ways.
+	b.typeAt(0, "# ")
+	a.waitText("# Notes de l’atelier 🧵")
+	a.typeAt(a.doc.Text(pad.ContentName).Len(), "\n- fils")
+	b.waitText("# Notes de l’atelier 🧵\n- fils")
+
+	// Awareness reaches everyone, the sender too; leaving clears it.
+	a.send(encodeAwareness([]awarenessEntry{{client: 11, clock: 1, state: `{"user":{"name":"Ana"}}`}}))
+	for _, c := range []*yclient{a, b} {
+		for {
+			m := c.read()
+			if m.kind == msgAwareness {
+				es, _ := decodeAwareness(m.payload)
+				if len(es) == 1 && es[0].client == 11 && strings.Contains(es[0].state, "Ana") {
+					break
+				}
+			}
+		}
+	}
+	a.ws.Close()
+	for {
+		m := b.read()
+		if m.kind == msgAwareness {
+			es, _ := decodeAwareness(m.payload)
+			if len(es) == 1 && es[0].client == 11 && es[0].state == "null" {
+				break
+			}
+		}
+	}
+	// The pad holds the text, and so does the journal after the window.
+	p, _ := pads.Open("atelier")
+	if got := p.Text(); got != "# Notes de l’atelier 🧵\n- fils" {
+		t.Fatalf("pad %q", got)
+	}
+}
+
+func TestPadWebsocketBadInput(t *testing.T) {
+	hs, pads := newPadServer(t)
+	res, err := http.Get(hs.URL + "/ws/pads/..%2Fetc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest && res.StatusCode != http.StatusNotFound {
+		t.Errorf("bad name: %d", res.StatusCode)
+	}
+	tests := []struct {
+		name string
+		msg  []byte
+		code int
+	}{
+		{"junk", []byte{0xff, 0xff, 0xff}, websocket.CloseUnsupportedData},
+		{"unknown sync type", []byte{0, 9, 0}, websocket.CloseUnsupportedData},
+		{"length beyond the message", []byte{0, 2, 50, 1}, websocket.CloseUnsupportedData},
+		{"update that does not decode", encodeSync(syncUpdate, []byte{5, 5, 5}), websocket.CloseUnsupportedData},
+		{"awareness that does not decode", []byte{1, 3, 200, 1, 1}, websocket.CloseUnsupportedData},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, hs, "victim", 5)
+			c.sync()
+			c.send(tt.msg)
+			c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for {
+				_, _, err := c.ws.ReadMessage()
+				if err == nil {
+					continue
+				}
+				ce, ok := err.(*websocket.CloseError)
+				if !ok || ce.Code != tt.code {
+					t.Fatalf("got %v, want close code %d", err, tt.code)
+				}
+				break
+			}
+		})
+	}
+	// An oversized message is refused with its own code.
+	c := dial(t, hs, "victim", 6)
+	c.sync()
+	c.send(append(encodeSync(syncUpdate, nil)[:2], make([]byte, maxPadMessage+10)...))
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := c.ws.ReadMessage(); err != nil {
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseMessageTooBig {
+				t.Fatalf("oversized: %v", err)
+			}
+			break
+		}
+	}
+	// What was stored before survives all this.
+	good := dial(t, hs, "victim", 7)
+	good.sync()
+	good.typeAt(0, "kept")
+	p, _ := pads.Open("victim")
+	for deadline := time.Now().Add(5 * time.Second); p.Text() != "kept"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("pad %q", p.Text())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// FuzzYMessage: any message decodes to an error or to a message whose
+// payload lies within the input.
+func FuzzYMessage(f *testing.F) {
+	f.Add(encodeSync(syncStep1, []byte{0}))
+	f.Add(encodeAwareness([]awarenessEntry{{1, 2, "{}"}}))
+	f.Add([]byte{3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeYMessage(b)
+		if err != nil {
+			return
+		}
+		if len(m.payload) > len(b) {
+			t.Fatal("payload longer than the message")
+		}
+		if m.kind == msgAwareness {
+			es, err := decodeAwareness(m.payload)
+			if err != nil {
+				t.Fatalf("accepted awareness that does not decode: %v", err)
+			}
+			if got := encodeAwareness(es); len(got) > len(b)+8*len(es)+16 {
+				t.Fatal("re-encoding grew out of proportion")
+			}
+		}
+	})
+}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -77,12 +78,19 @@ type Service struct {
 	mu   sync.Mutex
 	pads map[string]*Pad
 	walN uint64 // next write-ahead key suffix
+
+	// clientID names this box's own edits in every pad (a title set, an
+	// import, a restored version): derived from the box's origin, so two
+	// boxes never share one.
+	clientID uint64
 }
 
 // New returns the pad service and flushes to the journal whatever the
 // write-ahead bucket kept from before a crash.
 func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
-	s := &Service{st: st, j: j, window: opts.Window, logger: opts.Logger, pads: make(map[string]*Pad)}
+	o := j.Origin()
+	s := &Service{st: st, j: j, window: opts.Window, logger: opts.Logger, pads: make(map[string]*Pad),
+		clientID: uint64(binary.BigEndian.Uint32(o[:4])) | 1}
 	if s.window <= 0 {
 		s.window = DefaultWindow
 	}
@@ -185,8 +193,10 @@ func (s *Service) Open(name string) (*Pad, error) {
 
 // cacheRecord is a pad's cached state.
 type cacheRecord struct {
-	State []byte            `json:"state"`
-	Heads map[string]uint64 `json:"heads"` // hex origin → last sequence included
+	State   []byte            `json:"state"`
+	Heads   map[string]uint64 `json:"heads"` // hex origin → last sequence included
+	Title   string            `json:"title,omitempty"`
+	Updated journal.Time      `json:"updated"`
 }
 
 func originKey(o journal.Origin) string { return fmt.Sprintf("%x", o[:]) }
@@ -194,7 +204,7 @@ func originKey(o journal.Origin) string { return fmt.Sprintf("%x", o[:]) }
 // load builds a pad's document from its cache and the journal entries
 // after it.
 func (s *Service) load(name string) (*ydoc.Doc, error) {
-	doc := ydoc.NewDoc(ydoc.Options{ClientID: 1})
+	doc := ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
 	var cache cacheRecord
 	err := s.st.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(store.BucketPadCache).Get([]byte(name)); v != nil {
@@ -209,7 +219,7 @@ func (s *Service) load(name string) (*ydoc.Doc, error) {
 	if cache.State != nil {
 		if err := doc.ApplyUpdate(cache.State); err != nil {
 			s.logger.Warn("pad cache unreadable, rebuilding from the journal", "pad", name, "error", err)
-			doc = ydoc.NewDoc(ydoc.Options{ClientID: 1})
+			doc = ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
 		} else {
 			for k, seq := range cache.Heads {
 				var o journal.Origin
@@ -236,7 +246,7 @@ func (s *Service) load(name string) (*ydoc.Doc, error) {
 
 // Rebuild returns the pad's document built from the journal alone.
 func (s *Service) Rebuild(name string) (*ydoc.Doc, error) {
-	doc := ydoc.NewDoc(ydoc.Options{ClientID: 1})
+	doc := ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
 	err := s.j.Target(TargetPrefix+name, func(e journal.Entry) error {
 		if e.Kind == KindUpdate {
 			doc.ApplyUpdate(e.Payload)
@@ -379,6 +389,7 @@ func (p *Pad) flushLocked() error {
 		keys = nil
 	}
 	state := p.doc.EncodeStateAsUpdate(nil)
+	title := p.titleLocked()
 	target := TargetPrefix + p.name
 	_, err = p.s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
 		wal := tx.Bucket(store.BucketPadWAL)
@@ -396,7 +407,7 @@ func (p *Pad) flushLocked() error {
 				return err
 			}
 		}
-		return p.s.writeCache(tx, p.name, state, entries[len(entries)-1])
+		return p.s.writeCache(tx, p.name, state, title, entries[len(entries)-1])
 	}, journal.Draft{Kind: KindUpdate, Target: target, Author: author, Payload: merged})
 	if err != nil {
 		return err
@@ -407,7 +418,7 @@ func (p *Pad) flushLocked() error {
 
 // writeCache stores the pad's state as of entry e (and everything before
 // it in every origin the cache already covered).
-func (s *Service) writeCache(tx *bolt.Tx, name string, state []byte, e journal.Entry) error {
+func (s *Service) writeCache(tx *bolt.Tx, name string, state []byte, title string, e journal.Entry) error {
 	b := tx.Bucket(store.BucketPadCache)
 	var c cacheRecord
 	if v := b.Get([]byte(name)); v != nil {
@@ -417,6 +428,8 @@ func (s *Service) writeCache(tx *bolt.Tx, name string, state []byte, e journal.E
 		c.Heads = make(map[string]uint64)
 	}
 	c.State = state
+	c.Title = title
+	c.Updated = max(c.Updated, e.Time)
 	c.Heads[originKey(e.Origin)] = e.Seq
 	v, err := json.Marshal(c)
 	if err != nil {
@@ -440,4 +453,73 @@ func (s *Service) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MetaName is the Y.Map holding a pad's metadata; its "title" key is the
+// pad's title.
+const MetaName = "meta"
+
+// MaxTitle bounds a title, in characters.
+const MaxTitle = 120
+
+func (p *Pad) titleLocked() string {
+	if v, ok := p.doc.Map(MetaName).Get("title"); ok {
+		if t, ok := v.(string); ok && t != "" {
+			return t
+		}
+	}
+	return p.name
+}
+
+// Title returns the pad's title, or its name when it has none.
+func (p *Pad) Title() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.titleLocked()
+}
+
+// Edit makes a change as this box (setting a title, importing a file,
+// restoring a version), stored like any client's edit.
+func (p *Pad) Edit(author string, f func(d *ydoc.Doc) error) error {
+	p.mu.Lock()
+	var ferr error
+	update := p.doc.Transact(func(*ydoc.Transaction) { ferr = f(p.doc) })
+	p.mu.Unlock()
+	if ferr != nil {
+		return ferr
+	}
+	if update == nil {
+		return nil
+	}
+	// Applying our own update again changes nothing in the document but
+	// logs it, journals it and tells the listeners.
+	return p.Apply(update, author, -1)
+}
+
+// Info describes a pad for the list.
+type Info struct {
+	Name    string
+	Title   string
+	Updated time.Time
+}
+
+// List returns every pad that has been written to, newest first.
+func (s *Service) List() ([]Info, error) {
+	var out []Info
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketPadCache).ForEach(func(k, v []byte) error {
+			var c cacheRecord
+			if err := json.Unmarshal(v, &c); err != nil {
+				return nil
+			}
+			title := c.Title
+			if title == "" {
+				title = string(k)
+			}
+			out = append(out, Info{Name: string(k), Title: title, Updated: c.Updated.Wall()})
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b Info) int { return b.Updated.Compare(a.Updated) })
+	return out, err
 }

@@ -55,7 +55,7 @@ func (c *client) typeAt(pos int, s string) []byte {
 
 func TestCoalescingAndReload(t *testing.T) {
 	dir := t.TempDir()
-	b := openBox(t, dir, 50*time.Millisecond)
+	b := openBox(t, dir, time.Hour)
 	p, err := b.svc.Open("atelier-1")
 	if err != nil {
 		t.Fatal(err)
@@ -87,18 +87,14 @@ func TestCoalescingAndReload(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// After the window, the edits are one journal entry.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var n int
-		b.j.Target(TargetPrefix+"atelier-1", func(journal.Entry) error { n++; return nil })
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d journal entries, want 1 coalesced", n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The window's edits become one journal entry.
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	b.j.Target(TargetPrefix+"atelier-1", func(journal.Entry) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("%d journal entries, want 1 coalesced", n)
 	}
 	if err := b.svc.Close(); err != nil {
 		t.Fatal(err)
@@ -164,5 +160,58 @@ func TestBadInput(t *testing.T) {
 	b.j.Target(TargetPrefix+"x", func(journal.Entry) error { n++; return nil })
 	if n != 0 {
 		t.Fatal("a malformed update reached the journal")
+	}
+}
+
+// TestWindowFlushes: without an explicit flush, the timer writes the
+// edits to the journal.
+func TestWindowFlushes(t *testing.T) {
+	b := openBox(t, t.TempDir(), 10*time.Millisecond)
+	defer b.st.Close()
+	p, _ := b.svc.Open("timer")
+	c := newClient(3)
+	if err := p.Apply(c.typeAt(0, "x"), "", -1); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var n int
+		b.j.Target(TargetPrefix+"timer", func(journal.Entry) error { n++; return nil })
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the window never flushed")
+		}
+	}
+	list, err := b.svc.List()
+	if err != nil || len(list) != 1 || list[0].Name != "timer" || list[0].Title != "timer" {
+		t.Fatalf("list %+v %v", list, err)
+	}
+}
+
+func TestTitleAndServerEdits(t *testing.T) {
+	b := openBox(t, t.TempDir(), time.Hour)
+	defer b.st.Close()
+	p, _ := b.svc.Open("soiree")
+	err := p.Edit("staff", func(d *ydoc.Doc) error {
+		if err := d.Map(MetaName).Set("title", "Soirée jeux"); err != nil {
+			return err
+		}
+		return d.Text(ContentName).Insert(0, "# Soirée jeux\n")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Title() != "Soirée jeux" || p.Text() != "# Soirée jeux\n" {
+		t.Fatalf("title %q text %q", p.Title(), p.Text())
+	}
+	b.svc.Close()
+	list, _ := b.svc.List()
+	if len(list) != 1 || list[0].Title != "Soirée jeux" {
+		t.Fatalf("list %+v", list)
+	}
+	d, _ := b.svc.Rebuild("soiree")
+	if d.Text(ContentName).String() != "# Soirée jeux\n" {
+		t.Fatal("server edit not in the journal")
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"html/template"
 	"errors"
 	"net/http"
 	"strings"
@@ -20,6 +21,7 @@ type page struct {
 	Visitor   *visitor.Visitor
 	Addresses []string
 	Version   string
+	HasPads   bool
 
 	// Page-specific fields; unused ones stay empty.
 	Rules         []string
@@ -27,6 +29,14 @@ type page struct {
 	Error         string
 	SessionLength string
 	From          string
+
+	// Pads.
+	Query    string
+	Pads     []padList
+	PadName  string
+	PadTitle string
+	PadHTML  template.HTML
+	PadEmpty bool
 }
 
 type langLink struct {
@@ -70,6 +80,7 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 		Visitor:   v,
 		Addresses: s.opts.Addresses,
 		Version:   s.opts.Version,
+		HasPads:   s.opts.Pads != nil,
 	}
 	for _, code := range []string{"fr", "en"} {
 		p.Langs = append(p.Langs, langLink{Code: code, Name: translate(code, "lang.name"), Current: code == lang})

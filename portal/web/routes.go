@@ -20,6 +20,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /metrics", s.metricsServe)
 	if s.opts.Pads != nil {
+		mux.HandleFunc("GET /pads", s.padsShow)
+		mux.Handle("POST /pads", forms.Handler(http.HandlerFunc(s.padCreate)))
+		mux.HandleFunc("GET /pads/{name}", s.padShow)
 		mux.HandleFunc("GET /ws/pads/{name}", s.padWS)
 	}
 	// Everything else gets the friendly page, not the mux's plain text.

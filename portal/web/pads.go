@@ -1,0 +1,213 @@
+package web
+
+import (
+	"bytes"
+
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/yuin/goldmark"
+	"golang.org/x/text/unicode/norm"
+
+	"tiersbox/box/pad"
+	"tiersbox/box/ydoc"
+)
+
+// markdown renders pads. goldmark's default leaves raw HTML out, so
+// nothing a visitor writes can run in another visitor's browser.
+var markdown = goldmark.New()
+
+func renderMarkdown(src string) (template.HTML, error) {
+	var b bytes.Buffer
+	if err := markdown.Convert([]byte(src), &b); err != nil {
+		return "", err
+	}
+	// goldmark escapes text and drops raw HTML; what it returns is safe.
+	return template.HTML(b.String()), nil
+}
+
+// padList is one row of the pad list.
+type padList struct {
+	Name, Title string
+	Updated     string
+}
+
+// padsShow lists the pads, newest first, filtered by title with ?q=.
+func (s *Server) padsShow(w http.ResponseWriter, r *http.Request) {
+	p, err := s.newPage(r, s.currentVisitor(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	list, err := s.opts.Pads.List()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	p.Query = q
+	needle := strings.ToLower(q)
+	for _, info := range list {
+		if needle != "" && !strings.Contains(strings.ToLower(info.Title), needle) && !strings.Contains(info.Name, needle) {
+			continue
+		}
+		p.Pads = append(p.Pads, padList{Name: info.Name, Title: info.Title, Updated: formatWhen(info.Updated, p.Lang)})
+	}
+	s.render(w, r, http.StatusOK, "pads", p)
+}
+
+func formatWhen(t time.Time, lang string) string {
+	if lang == "fr" {
+		return t.Local().Format("02/01/2006 15:04")
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// slug turns a title into a pad name: letters and digits, the rest as
+// dashes, accents dropped.
+func slug(title string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range norm.NFD.String(title) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			b.WriteRune(unicode.ToLower(r))
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 48 {
+			break
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+// padCreate makes a pad with a title and sends the visitor to it. A name
+// already taken gets a number.
+func (s *Server) padCreate(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+		return
+	}
+	title := strings.Join(strings.Fields(r.PostForm.Get("title")), " ")
+	if title == "" || utf8.RuneCountInString(title) > pad.MaxTitle || strings.ContainsFunc(title, unicode.IsControl) {
+		s.renderError(w, r, http.StatusBadRequest, "error.padtitle")
+		return
+	}
+	base := slug(title)
+	if base == "" {
+		base = "pad"
+	}
+	list, err := s.opts.Pads.List()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	taken := make(map[string]bool, len(list))
+	for _, info := range list {
+		taken[info.Name] = true
+	}
+	name := base
+	for i := 2; taken[name]; i++ {
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	p, err := s.opts.Pads.Open(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	author := ""
+	if v := s.currentVisitor(r); v != nil {
+		author = v.ID
+	}
+	err = p.Edit(author, func(d *ydoc.Doc) error {
+		if err := d.Map(pad.MetaName).Set("title", title); err != nil {
+			return err
+		}
+		return d.Text(pad.ContentName).Insert(0, "# "+title+"\n\n")
+	})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// Listed at once, not only after the journal's next second.
+	if err := p.Flush(); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/pads/"+url.PathEscape(name), http.StatusSeeOther)
+}
+
+// padShow shows a pad, or one of its exports when the name ends in .txt,
+// .md or .html. Visiting a pad that does not exist creates it, as
+// Etherpad does: it is empty until someone writes.
+func (s *Server) padShow(w http.ResponseWriter, r *http.Request) {
+	name, ext := r.PathValue("name"), ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		name, ext = name[:i], name[i:]
+	}
+	if !pad.ValidName(name) || (ext != "" && ext != ".txt" && ext != ".md" && ext != ".html") {
+		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+		return
+	}
+	p, err := s.opts.Pads.Open(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	text, title := p.Text(), p.Title()
+	switch ext {
+	case ".txt", ".md":
+		ct := "text/plain; charset=utf-8"
+		if ext == ".md" {
+			ct = "text/markdown; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+ext))
+		w.Write([]byte(text))
+		return
+	}
+	html, err := renderMarkdown(text)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if ext == ".html" {
+		var b bytes.Buffer
+		err := exportTemplate.Execute(&b, map[string]any{"Title": title, "Body": html})
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+ext))
+		w.Write(b.Bytes())
+		return
+	}
+	pg, err := s.newPage(r, s.currentVisitor(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	pg.PadName, pg.PadTitle, pg.PadHTML, pg.PadEmpty = name, title, html, strings.TrimSpace(text) == ""
+	s.render(w, r, http.StatusOK, "pad", pg)
+}
+
+// exportTemplate is a pad as a standalone page, readable offline.
+var exportTemplate = template.Must(template.New("export").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Title}}</title></head>
+<body>
+{{.Body}}
+</body></html>
+`))

@@ -2,8 +2,8 @@ package web
 
 import (
 	"bytes"
-	"html/template"
 	"errors"
+	"html/template"
 	"net/http"
 	"strings"
 

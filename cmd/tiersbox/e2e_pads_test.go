@@ -1,0 +1,156 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts a headless Chromium of its own (its own profile, so two
+// of them share nothing: no IndexedDB, no BroadcastChannel between tabs)
+// whose every host name leads to the box on loopback.
+func browser(t *testing.T, hostPort string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.Flag("host-resolver-rules", "MAP * "+hostPort),
+		chromedp.Flag("lang", "fr-FR"),
+		chromedp.Flag("accept-lang", "fr-FR,fr"),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	// The first action starts the browser; it must not run under a
+	// timeout, which would stop the browser with it.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+func runBrowser(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(tctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
+}
+
+// waitJS polls a JavaScript expression until it is true.
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(window.tiersboxPad ? JSON.stringify(window.tiersboxPad.text.toString()) : "no pad") + " " + (document.getElementById("pad-app")||{dataset:{}}).dataset.state`))
+			t.Fatalf("%s: still false after 20 s (%s)", what, dump)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestE2EPadsInBrowsers: two visitors, each in a browser of their own,
+// enter with a nickname and write in one pad at the same time; both end
+// with the same text, which is the pad's .txt export, and each sees the
+// other's cursor with their nickname.
+func TestE2EPadsInBrowsers(t *testing.T) {
+	if os.Getenv(envE2E) != "1" {
+		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
+	}
+	requireE2EHost(t)
+	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
+	hostPort := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+	padURL := "http://tiers.box/pads/atelier-e2e"
+
+	people := []struct{ nick, words string }{{"Ana", "Bonjour de Ana."}, {"Bob", "Salut de Bob 👋"}}
+	ctxs := make([]context.Context, len(people))
+	for i, p := range people {
+		ctx := browser(t, hostPort)
+		ctxs[i] = ctx
+		runBrowser(t, ctx, p.nick+" enters",
+			chromedp.Navigate("http://tiers.box/welcome"),
+			chromedp.WaitVisible(chromedp.ID("nickname")),
+			chromedp.SendKeys(chromedp.ID("nickname"), p.nick),
+			chromedp.Click(chromedp.CSS(`form.enter button[type="submit"]`)),
+			// The home page (the welcome page has an h1 too).
+			chromedp.WaitVisible(chromedp.CSS(`ul.spaces`)),
+			chromedp.Navigate(padURL),
+		)
+		waitJS(t, ctx, p.nick+" connects", `document.getElementById("pad-app").dataset.state === "connected"`)
+		runBrowser(t, ctx, p.nick+" clicks into the editor", chromedp.Click(chromedp.CSS(".cm-content")))
+		waitJS(t, ctx, p.nick+"'s editor has the focus", `document.activeElement === document.querySelector(".cm-content")`)
+	}
+	// Both type at once.
+	done := make(chan error, len(people))
+	for i, p := range people {
+		go func() {
+			tctx, cancel := context.WithTimeout(ctxs[i], 30*time.Second)
+			defer cancel()
+			done <- chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(".cm-content"), p.words))
+		}()
+	}
+	for range people {
+		if err := <-done; err != nil {
+			t.Fatalf("typing: %v", err)
+		}
+	}
+	both := fmt.Sprintf(`(t => t.includes(%q) && t.includes(%q))(window.tiersboxPad.text.toString())`, people[0].words, people[1].words)
+	for i, ctx := range ctxs {
+		waitJS(t, ctx, people[i].nick+" sees both", both)
+	}
+	a := evalString(t, ctxs[0], `window.tiersboxPad.text.toString()`)
+	b := evalString(t, ctxs[1], `window.tiersboxPad.text.toString()`)
+	if a != b {
+		t.Fatalf("the pages differ:\n%q\n%q", a, b)
+	}
+	res, err := http.Get(d.url + "pads/atelier-e2e.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	export, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(export) != a {
+		t.Fatalf("the .txt export %q differs from the pages' %q", export, a)
+	}
+	// Each sees the other's cursor with the other's nickname.
+	for i, ctx := range ctxs {
+		other := people[1-i].nick
+		waitJS(t, ctx, people[i].nick+" sees "+other+"'s cursor",
+			fmt.Sprintf(`[...document.querySelectorAll(".cm-ySelectionInfo")].some(e => e.textContent.includes(%q))`, other))
+	}
+	d.stop(t, os.Interrupt)
+}

@@ -95,6 +95,12 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
 	hostPort := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
 	padURL := "http://tiers.box/pads/atelier-e2e"
+	// The pad starts with a line, as a created pad does; each visitor then
+	// writes in a place of their own (two people typing at the very same
+	// spot at the very same instant race inside the editor library).
+	if res, err := http.Get(d.url + "pads/atelier-e2e"); err == nil {
+		res.Body.Close()
+	}
 
 	people := []struct{ nick, words string }{{"Ana", "Bonjour de Ana."}, {"Bob", "Salut de Bob 👋"}}
 	ctxs := make([]context.Context, len(people))
@@ -112,7 +118,26 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 		)
 		waitJS(t, ctx, p.nick+" connects", `document.getElementById("pad-app").dataset.state === "connected"`)
 		runBrowser(t, ctx, p.nick+" clicks into the editor", chromedp.Click(chromedp.CSS(".cm-content")))
+		if i == 0 {
+			runBrowser(t, ctx, "Ana writes a first line", chromedp.SendKeys(chromedp.CSS(".cm-content"), "Atelier\n\n"))
+			waitJS(t, ctx, "the first line is stored", `window.tiersboxPad.text.toString() === "Atelier\n\n"`)
+		}
 		waitJS(t, ctx, p.nick+"'s editor has the focus", `document.activeElement === document.querySelector(".cm-content")`)
+	}
+	// Both pages know each other before they type: the first sync and
+	// the local store (IndexedDB) are done.
+	for i, ctx := range ctxs {
+		waitJS(t, ctx, people[i].nick+" sees the other visitor", `window.tiersboxPad.provider.awareness.getStates().size === 2 && window.tiersboxPad.provider.synced`)
+	}
+	// Ana writes at the end, Bob at the start.
+	for i, ctx := range ctxs {
+		pos := "0"
+		if i == 0 {
+			pos = "window.tiersboxPad.view.state.doc.length"
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(v => (v.dispatch({selection: {anchor: `+pos+`}}), v.focus(), true))(window.tiersboxPad.view)`)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Both type at once.
 	done := make(chan error, len(people))
@@ -120,7 +145,17 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 		go func() {
 			tctx, cancel := context.WithTimeout(ctxs[i], 30*time.Second)
 			defer cancel()
-			done <- chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(".cm-content"), p.words))
+			// One key at a time, at a brisk human pace: a burst of
+			// synthetic key events faster than any typist can race
+			// CodeMirror's reading of the page.
+			for _, r := range p.words {
+				if err := chromedp.Do(tctx, chromedp.SendKeys(chromedp.CSS(".cm-content"), string(r))); err != nil {
+					done <- err
+					return
+				}
+				time.Sleep(40 * time.Millisecond)
+			}
+			done <- nil
 		}()
 	}
 	for range people {
@@ -130,7 +165,20 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 	}
 	both := fmt.Sprintf(`(t => t.includes(%q) && t.includes(%q))(window.tiersboxPad.text.toString())`, people[0].words, people[1].words)
 	for i, ctx := range ctxs {
-		waitJS(t, ctx, people[i].nick+" sees both", both)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](both))
+			if err == nil && ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				res, _ := http.Get(d.url + "pads/atelier-e2e.txt")
+				srv, _ := io.ReadAll(res.Body)
+				t.Fatalf("%s does not see both after 20 s: Ana %q, Bob %q, box %q", people[i].nick,
+					evalString(t, ctxs[0], `window.tiersboxPad.text.toString()`), evalString(t, ctxs[1], `window.tiersboxPad.text.toString()`), srv)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	a := evalString(t, ctxs[0], `window.tiersboxPad.text.toString()`)
 	b := evalString(t, ctxs[1], `window.tiersboxPad.text.toString()`)

@@ -10,7 +10,7 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { yCollab } from 'y-codemirror.next'
 import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from '@codemirror/view'
-import { EditorState } from '@codemirror/state'
+import { EditorState, Compartment } from '@codemirror/state'
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands'
 import { markdown } from '@codemirror/lang-markdown'
 import { syntaxHighlighting, defaultHighlightStyle } from '@codemirror/language'
@@ -42,6 +42,9 @@ const start = app => {
   show('connecting')
   provider.on('status', e => show(e.status === 'connected' ? 'connected' : e.status === 'connecting' ? 'connecting' : 'offline'))
 
+  // Read-only until the pad's content is here (from the box or from this
+  // device): keys typed before the first sync could race it and be lost.
+  const editable = new Compartment()
   const view = new EditorView({
     parent: app.querySelector('.pad-editor'),
     state: EditorState.create({
@@ -56,10 +59,20 @@ const start = app => {
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
         EditorView.contentAttributes.of({ 'aria-label': app.dataset.label || 'pad' }),
+        editable.of(EditorState.readOnly.of(true)),
         yCollab(text, provider.awareness)
       ]
     })
   })
+
+  let ready = false
+  const unlock = () => {
+    if (ready) return
+    ready = true
+    view.dispatch({ effects: editable.reconfigure(EditorState.readOnly.of(false)) })
+  }
+  provider.once('sync', unlock)
+  local.whenSynced.then(unlock)
 
   // The preview is the box's own rendering of the Markdown.
   const preview = app.querySelector('.pad-preview')

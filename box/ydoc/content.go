@@ -3,6 +3,8 @@ package ydoc
 import (
 	"encoding/json"
 	"slices"
+	"strings"
+	"unicode/utf8"
 )
 
 // Content reference numbers, the low five bits of a struct's info byte.
@@ -87,8 +89,10 @@ type contentString struct {
 	n int
 }
 
+// newContentString makes text content; invalid UTF-8 becomes U+FFFD, as
+// in a JavaScript string.
 func newContentString(s string) *contentString {
-	b := []byte(s)
+	b := []byte(strings.ToValidUTF8(s, "\uFFFD"))
 	return &contentString{s: b, n: utf16Len(b)}
 }
 
@@ -240,11 +244,16 @@ func readContent(d *decoder, info byte) (content, error) {
 		if err != nil {
 			return nil, err
 		}
-		vals := make([]string, 0, n)
+		vals := make([]string, 0, capHint(n))
 		for range n {
 			s, err := d.string()
 			if err != nil {
 				return nil, err
+			}
+			// Yjs parses each with JSON.parse ("undefined" stands for
+			// undefined).
+			if s != "undefined" && !json.Valid([]byte(s)) {
+				return nil, d.errorf("invalid JSON content")
 			}
 			vals = append(vals, s)
 		}
@@ -263,6 +272,9 @@ func readContent(d *decoder, info byte) (content, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !utf8.Valid(b) {
+			return nil, d.errorf("invalid UTF-8 in text")
+		}
 		c := &contentString{s: slices.Clip(slices.Clone(b))}
 		c.n = utf16Len(c.s)
 		if c.n == 0 {
@@ -274,6 +286,9 @@ func readContent(d *decoder, info byte) (content, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !json.Valid([]byte(s)) {
+			return nil, d.errorf("invalid JSON in an embed")
+		}
 		return &contentEmbed{s}, nil
 	case refFormat:
 		k, err := d.string()
@@ -283,6 +298,9 @@ func readContent(d *decoder, info byte) (content, error) {
 		v, err := d.string()
 		if err != nil {
 			return nil, err
+		}
+		if !json.Valid([]byte(v)) {
+			return nil, d.errorf("invalid JSON in a format")
 		}
 		return &contentFormat{k, v}, nil
 	case refType:
@@ -309,7 +327,7 @@ func readContent(d *decoder, info byte) (content, error) {
 		if n == 0 {
 			return nil, d.errorf("empty any content")
 		}
-		vals := make([]any, 0, n)
+		vals := make([]any, 0, capHint(n))
 		for range n {
 			v, err := d.readAny(0)
 			if err != nil {

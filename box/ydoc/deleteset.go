@@ -77,7 +77,7 @@ func readDeleteSet(d *decoder) (deleteSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds := make(deleteSet, n)
+	ds := make(deleteSet, capHint(n))
 	for range n {
 		c, err := d.uvarint()
 		if err != nil {

@@ -58,6 +58,13 @@ type Doc struct {
 	pendingDS deleteSet
 
 	onUpdate []func(update []byte)
+
+	// applying counts ApplyUpdate calls in progress, which may run
+	// inside a local transaction.
+	applying int
+	// wantUpdate counts Transact calls in progress, whose caller wants
+	// the transaction's update even without listeners.
+	wantUpdate int
 }
 
 // NewDoc returns an empty document.
@@ -121,6 +128,10 @@ type Transaction struct {
 	changedTypes map[*Type]struct{}
 }
 
+// remote reports whether what the transaction integrates now comes from
+// another document.
+func (tx *Transaction) remote() bool { return !tx.local || tx.doc.applying > 0 }
+
 func (tx *Transaction) changed(t *Type) {
 	if tx.changedTypes == nil {
 		tx.changedTypes = make(map[*Type]struct{})
@@ -132,6 +143,8 @@ func (tx *Transaction) changed(t *Type) {
 // if nothing changed). Nested calls join the outer transaction and return
 // nil.
 func (d *Doc) Transact(f func(tx *Transaction)) []byte {
+	d.wantUpdate++
+	defer func() { d.wantUpdate-- }()
 	update, _ := d.transact(true, func(tx *Transaction) error { f(tx); return nil })
 	return update
 }
@@ -148,6 +161,9 @@ func (d *Doc) transact(local bool, f func(tx *Transaction) error) ([]byte, error
 	}
 	tx := &Transaction{doc: d, deleteSet: make(deleteSet), beforeState: d.store.stateVector(), local: local}
 	d.tx = tx
+	// Even if f panics, the transaction ends: a document stuck in a dead
+	// transaction would silently drop every later update.
+	defer func() { d.tx = nil }()
 	err := f(tx)
 	d.tx = nil
 	return d.cleanup(tx), err
@@ -198,7 +214,9 @@ func (d *Doc) cleanup(tx *Transaction) []byte {
 			changed = true
 		}
 	}
-	if !changed {
+	// Encoding the update costs as much as the change: only when someone
+	// asked for it, as Yjs does.
+	if !changed || (len(d.onUpdate) == 0 && d.wantUpdate == 0) {
 		return nil
 	}
 	var e encoder

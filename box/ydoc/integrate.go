@@ -174,7 +174,7 @@ func (it *item) integrate(tx *Transaction, offset int) {
 		p.markers = nil
 	}
 	tx.changed(p)
-	if !tx.local {
+	if tx.remote() {
 		p.markers = p.markers[:0]
 	}
 	if (p.item != nil && p.item.deleted) || (it.hasParentSub && it.right != nil) {

@@ -153,7 +153,7 @@ func (it *item) delete(tx *Transaction) {
 	it.deleted = true
 	tx.deleteSet.add(it.id.Client, it.id.Clock, uint64(it.length))
 	tx.changed(p)
-	if !tx.local {
+	if tx.remote() {
 		p.markers = p.markers[:0]
 	}
 	if ct, ok := it.content.(*contentType); ok {

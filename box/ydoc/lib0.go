@@ -157,13 +157,24 @@ func (d *decoder) bytes() ([]byte, error) {
 	return b, nil
 }
 
+// string reads a UTF-8 string. Invalid UTF-8 is refused, as Yjs's
+// decoder (a fatal TextDecoder) refuses it: stored, it would make every
+// Yjs client that receives the document throw.
 func (d *decoder) string() (string, error) {
 	b, err := d.bytes()
 	if err != nil {
 		return "", err
 	}
+	if !utf8.Valid(b) {
+		return "", d.errorf("invalid UTF-8 in a string")
+	}
 	return string(b), nil
 }
+
+// capHint bounds the capacity reserved for n decoded elements: n is only
+// known to be at most the bytes left, and reserving that much at every
+// level of nesting would let a small update reserve a great deal.
+func capHint(n int) int { return min(n, 1024) }
 
 // Values of the "any" encoding. JSON-like values decode to nil, bool,
 // string, []any, *Object, and numbers keep the kind they were written with
@@ -239,7 +250,7 @@ func (d *decoder) readAny(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		o := &Object{Keys: make([]string, 0, n), Values: make([]any, 0, n)}
+		o := &Object{Keys: make([]string, 0, capHint(n)), Values: make([]any, 0, capHint(n))}
 		for range n {
 			k, err := d.string()
 			if err != nil {
@@ -258,7 +269,7 @@ func (d *decoder) readAny(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := make([]any, 0, n)
+		a := make([]any, 0, capHint(n))
 		for range n {
 			v, err := d.readAny(depth + 1)
 			if err != nil {

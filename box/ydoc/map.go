@@ -1,6 +1,10 @@
 package ydoc
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"unicode/utf8"
+)
 
 // Map is a Y.Map: keys to values, the last write winning.
 type Map struct{ t *Type }
@@ -14,6 +18,9 @@ func (t *Type) AsMap() *Map { return &Map{t} }
 // Set sets key to v: nil, bool, a number, a string, []any, map[string]any,
 // []byte, or a new type from NewText, NewMap or NewArray.
 func (m *Map) Set(key string, v any) error {
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("ydoc: map key %q is not valid UTF-8", key)
+	}
 	c, err := contentFor(v)
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ type Type struct {
 	// hasFormatting is set once a format item arrives: text positions
 	// then depend on the attributes before them, and markers are off.
 	hasFormatting bool
+	// pendingInsert marks a new type already handed to an insertion.
+	pendingInsert bool
 }
 
 func newType(k Kind) *Type { return &Type{kind: k, itemMap: make(map[string]*item)} }

@@ -38,7 +38,7 @@ func readSections(d *decoder) ([][]*item, error) {
 		if err != nil {
 			return nil, err
 		}
-		refs := make([]*item, 0, count)
+		refs := make([]*item, 0, capHint(count))
 		for range count {
 			it, err := readStruct(d, client, clock)
 			if err != nil {
@@ -163,7 +163,7 @@ func (p *pendingStructs) add(rest *pendingStructs) {
 		}
 	}
 	for c, rs := range rest.refs {
-		all := append(p.refs[c], rs...)
+		all := slices.DeleteFunc(append(p.refs[c], rs...), func(it *item) bool { return it.kind == kindSkip })
 		slices.SortStableFunc(all, func(a, b *item) int { return cmpClock(a.id.Clock, b.id.Clock) })
 		out := all[:0]
 		var end uint64
@@ -211,6 +211,10 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 	if err := d.checkRefs(refs); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
+	// Inside a local transaction too, what integrates here comes from
+	// elsewhere: position markers must not trust it.
+	d.applying++
+	defer func() { d.applying-- }()
 	_, err = d.transact(false, func(tx *Transaction) error {
 		return d.applyDecoded(tx, refs, ds)
 	})
@@ -393,7 +397,12 @@ func (d *Doc) integrateStructs(tx *Transaction, refs map[uint64]*refList) (*pend
 				// are dropped rather than kept pending forever.
 				for c, rs := range rest {
 					state := s.state(c)
-					rs = slices.DeleteFunc(rs, func(it *item) bool { return it.id.Clock+uint64(it.length) <= state })
+					// Skips only mark gaps; writeRefLists writes them
+					// again, and kept they would hide content arriving
+					// later for their range.
+					rs = slices.DeleteFunc(rs, func(it *item) bool {
+						return it.kind == kindSkip || it.id.Clock+uint64(it.length) <= state
+					})
 					if len(rs) == 0 {
 						delete(rest, c)
 					} else {

@@ -94,9 +94,10 @@ func contentFor(v any) (content, error) {
 	case []byte:
 		return &contentBinary{append([]byte(nil), v...)}, nil
 	case *Type:
-		if v.doc != nil || v.item != nil {
+		if v.doc != nil || v.item != nil || v.pendingInsert {
 			return nil, errors.New("ydoc: a shared type can be inserted only once")
 		}
+		v.pendingInsert = true
 		return &contentType{v}, nil
 	}
 	if err := checkValue(v, 0); err != nil {

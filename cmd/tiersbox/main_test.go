@@ -414,3 +414,12 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		t.Fatal("daemon did not exit")
 	}
 }
+
+// TestDNSRefusesLoopbackForVisitors: a responder reachable from the
+// network must not tell visitors the box is at 127.0.0.1.
+func TestDNSRefusesLoopbackForVisitors(t *testing.T) {
+	_, stderr, code := tiersbox(t, "", "run", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--dns", ":0")
+	if code != 2 || !strings.Contains(stderr, "loopback") {
+		t.Fatalf("got %d %q", code, stderr)
+	}
+}

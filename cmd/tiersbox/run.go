@@ -128,6 +128,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	httpBound := netip.MustParseAddrPort(httpLn.Addr().String())
 
 	var dns *captive.DNS
+	dnsServing := false
 	portalIP, err := portalAddress(cfg, httpBound)
 	if err != nil {
 		return err
@@ -148,9 +149,20 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		if err != nil {
 			return err
 		}
+		if portalIP.IsLoopback() && !dnsLoopbackOnly(cfg.DNS.Listen) {
+			// Answering visitors with 127.0.0.1 would send each of them
+			// to their own device.
+			return fmt.Errorf("%w: the DNS responder would give visitors the loopback address %s: set portal.address or --address", errUsage, portalIP)
+		}
 		if err := dns.Listen(); err != nil {
 			return err
 		}
+		// Until Serve owns the sockets, a failed start must release them.
+		defer func() {
+			if !dnsServing {
+				dns.Close()
+			}
+		}()
 	}
 
 	urlHost, shown := portalHosts(cfg, portalIP, httpBound, dns != nil)
@@ -225,6 +237,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		return nil
 	})
 	if dns != nil {
+		dnsServing = true
 		g.Go(func() error { return dns.Serve(gctx) })
 	}
 	g.Go(func() error { return visitors.Run(gctx, 10*time.Minute) })
@@ -236,6 +249,14 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 	logger.Info("box stopped cleanly")
 	return nil
+}
+
+// dnsLoopbackOnly reports whether the DNS responder listens on loopback
+// only (a developer's or a test's box), where answering 127.0.0.1 is right.
+func dnsLoopbackOnly(listen string) bool {
+	host, _, _ := net.SplitHostPort(listen)
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // portalAddress is the IPv4 address the DNS responder gives for every

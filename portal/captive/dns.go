@@ -431,6 +431,18 @@ func listenBoth(host, port string) (*net.UDPConn, *net.TCPListener, error) {
 	return udp, ln.(*net.TCPListener), nil
 }
 
+// Close releases the sockets of a responder that was bound but will not
+// serve (the daemon failed to start after Listen). Serve closes them
+// itself when its context ends.
+func (d *DNS) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.udp == nil {
+		return nil
+	}
+	return errors.Join(d.udp.Close(), d.tcp.Close())
+}
+
 // LocalAddr returns the address the responder is bound to, or the zero
 // AddrPort before Listen.
 func (d *DNS) LocalAddr() netip.AddrPort {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"tiersbox/box/settings"
@@ -159,8 +160,19 @@ func splitLines(s string) []string {
 	return out
 }
 
-// localPath reports whether s is a path on this box, safe to redirect to.
+// localPath reports whether s is a path on this box, safe to redirect to:
+// no scheme, no host, no control character or backslash anywhere (a
+// browser drops tabs and newlines and reads "\" as "/", so "/\t/x" would
+// become "//x", another site).
 func localPath(s string) bool {
-	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.HasPrefix(s, "/\\") &&
-		!strings.ContainsAny(s, "\r\n")
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && u.Host == ""
 }

@@ -243,6 +243,8 @@ func TestLangSwitch(t *testing.T) {
 		{"/lang?to=en&back=//evil.example/", "/"},
 		{"/lang?to=en&back=http://evil.example/", "/"},
 		{"/lang?to=en&back=/\\evil.example", "/"},
+		{"/lang?to=en&back=/%09/evil.example/x", "/"},
+		{"/lang?to=en&back=/ok%5C%5Cevil", "/"},
 		{"/lang?to=en", "/"},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,9 @@ package web
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"path"
 
 	"fmt"
 	"html/template"
@@ -92,19 +95,68 @@ func slug(title string) string {
 	return strings.Trim(b.String(), "-")
 }
 
-// padCreate makes a pad with a title and sends the visitor to it. A name
-// already taken gets a number.
+// maxImport bounds an imported file: a long pad is tens of kilobytes.
+const maxImport = 1 << 20
+
+// padCreate makes a pad with a title and sends the visitor to it.
 func (s *Server) padCreate(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
 		return
 	}
-	title := strings.Join(strings.Fields(r.PostForm.Get("title")), " ")
-	if title == "" || utf8.RuneCountInString(title) > pad.MaxTitle || strings.ContainsFunc(title, unicode.IsControl) {
+	title, ok := cleanTitle(r.PostForm.Get("title"))
+	if !ok {
 		s.renderError(w, r, http.StatusBadRequest, "error.padtitle")
 		return
 	}
+	s.newPad(w, r, title, "# "+title+"\n\n")
+}
+
+// padImport makes a pad from an uploaded .txt or .md file.
+func (s *Server) padImport(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxImport+64<<10)
+	if err := r.ParseMultipartForm(maxImport + 64<<10); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.renderError(w, r, http.StatusRequestEntityTooLarge, "error.toolarge")
+			return
+		}
+		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+		return
+	}
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "error.padimport")
+		return
+	}
+	defer f.Close()
+	ext := strings.ToLower(path.Ext(hdr.Filename))
+	body, err := io.ReadAll(io.LimitReader(f, maxImport+1))
+	if err != nil || len(body) > maxImport || (ext != ".txt" && ext != ".md") || !utf8.Valid(body) {
+		s.renderError(w, r, http.StatusBadRequest, "error.padimport")
+		return
+	}
+	title, ok := cleanTitle(r.PostForm.Get("title"))
+	if !ok {
+		title, ok = cleanTitle(strings.TrimSuffix(path.Base(hdr.Filename), path.Ext(hdr.Filename)))
+	}
+	if !ok {
+		title = "import"
+	}
+	s.newPad(w, r, title, strings.ReplaceAll(string(body), "\r\n", "\n"))
+}
+
+// cleanTitle checks a title: one line, at most pad.MaxTitle characters.
+func cleanTitle(t string) (string, bool) {
+	t = strings.Join(strings.Fields(t), " ")
+	ok := t != "" && utf8.RuneCountInString(t) <= pad.MaxTitle && !strings.ContainsFunc(t, unicode.IsControl)
+	return t, ok
+}
+
+// newPad creates a pad under a free name made from title, with text, as
+// the visitor's edit, and sends them to it.
+func (s *Server) newPad(w http.ResponseWriter, r *http.Request, title, text string) {
 	base := slug(title)
 	if base == "" {
 		base = "pad"
@@ -135,7 +187,7 @@ func (s *Server) padCreate(w http.ResponseWriter, r *http.Request) {
 		if err := d.Map(pad.MetaName).Set("title", title); err != nil {
 			return err
 		}
-		return d.Text(pad.ContentName).Insert(0, "# "+title+"\n\n")
+		return d.Text(pad.ContentName).Insert(0, text)
 	})
 	if err != nil {
 		s.serverError(w, r, err)

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -119,5 +121,52 @@ func TestSlug(t *testing.T) {
 		if got := slug(in); got != want {
 			t.Errorf("slug(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestPadImport(t *testing.T) {
+	hs, pads := newPadServer(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	upload := func(filename string, content []byte) *http.Response {
+		t.Helper()
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		fw, _ := mw.CreateFormFile("file", filename)
+		fw.Write(content)
+		mw.Close()
+		req, _ := http.NewRequest("POST", hs.URL+"/pads/import", &b)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Origin", hs.URL)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	res := upload("Compte rendu.md", []byte("# Compte rendu\r\n\r\n- café ☕\r\n"))
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/pads/compte-rendu" {
+		t.Fatalf("import: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	p, _ := pads.Open("compte-rendu")
+	if p.Text() != "# Compte rendu\n\n- café ☕\n" || p.Title() != "Compte rendu" {
+		t.Fatalf("imported %q titled %q", p.Text(), p.Title())
+	}
+	for name, tc := range map[string]struct {
+		file    string
+		content []byte
+		status  int
+	}{
+		"not text":     {"x.exe", []byte("MZ"), http.StatusBadRequest},
+		"invalid utf8": {"x.txt", []byte{0xff, 0xfe}, http.StatusBadRequest},
+		"too large":    {"x.txt", bytes.Repeat([]byte("a"), 2<<20), http.StatusRequestEntityTooLarge},
+	} {
+		if res := upload(tc.file, tc.content); res.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", name, res.StatusCode, tc.status)
+		}
+	}
+	list, _ := pads.List()
+	if len(list) != 1 {
+		t.Errorf("refused imports created pads: %+v", list)
 	}
 }

@@ -22,6 +22,7 @@ func (s *Server) routes() *http.ServeMux {
 	if s.opts.Pads != nil {
 		mux.HandleFunc("GET /pads", s.padsShow)
 		mux.Handle("POST /pads", forms.Handler(http.HandlerFunc(s.padCreate)))
+		mux.Handle("POST /pads/import", forms.Handler(http.HandlerFunc(s.padImport)))
 		mux.HandleFunc("GET /pads/{name}", s.padShow)
 		mux.HandleFunc("GET /ws/pads/{name}", s.padWS)
 	}

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -522,4 +523,129 @@ func (s *Service) List() ([]Info, error) {
 	})
 	slices.SortFunc(out, func(a, b Info) int { return b.Updated.Compare(a.Updated) })
 	return out, err
+}
+
+// Version is one stored state of a pad: the journal entry that made it.
+type Version struct {
+	ID     string // origin and sequence number, as in a URL
+	Time   time.Time
+	Author string // pseudonymous visitor ID, "" for several or unknown
+}
+
+func versionID(e journal.Entry) string { return fmt.Sprintf("%x-%d", e.Origin[:8], e.Seq) }
+
+// entries returns the pad's journal entries in time order.
+func (s *Service) entries(name string) ([]journal.Entry, error) {
+	var es []journal.Entry
+	err := s.j.Target(TargetPrefix+name, func(e journal.Entry) error {
+		if e.Kind == KindUpdate {
+			es = append(es, e)
+		}
+		return nil
+	})
+	slices.SortStableFunc(es, func(a, b journal.Entry) int {
+		switch {
+		case a.Time < b.Time:
+			return -1
+		case a.Time > b.Time:
+			return 1
+		}
+		return 0
+	})
+	return es, err
+}
+
+// History returns the pad's versions, newest first.
+func (s *Service) History(name string) ([]Version, error) {
+	es, err := s.entries(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Version, 0, len(es))
+	for i := len(es) - 1; i >= 0; i-- {
+		out = append(out, Version{ID: versionID(es[i]), Time: es[i].Time.Wall(), Author: es[i].Author})
+	}
+	return out, nil
+}
+
+// ErrNoVersion is returned for a version the pad does not have.
+var ErrNoVersion = errors.New("pad: no such version")
+
+// At returns the pad's text as it was at a version: the journal's updates
+// up to it, in time order, applied to an empty document.
+func (s *Service) At(name, id string) (string, Version, error) {
+	es, err := s.entries(name)
+	if err != nil {
+		return "", Version{}, err
+	}
+	doc := ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
+	for _, e := range es {
+		doc.ApplyUpdate(e.Payload)
+		if versionID(e) == id {
+			return doc.Text(ContentName).String(), Version{ID: id, Time: e.Time.Wall(), Author: e.Author}, nil
+		}
+	}
+	return "", Version{}, ErrNoVersion
+}
+
+// Restore makes the pad's text what it was at a version, as a new edit by
+// author: nothing is erased, and the restore itself is a version.
+func (s *Service) Restore(name, id, author string) error {
+	old, _, err := s.At(name, id)
+	if err != nil {
+		return err
+	}
+	p, err := s.Open(name)
+	if err != nil {
+		return err
+	}
+	return p.Edit(author, func(d *ydoc.Doc) error {
+		txt := d.Text(ContentName)
+		cur := txt.String()
+		// Only the part that differs changes, so concurrent edits
+		// elsewhere in the pad survive the restore.
+		pre := commonPrefix(cur, old)
+		suf := commonSuffix(cur[pre:], old[pre:])
+		from, del := utf16Units(cur[:pre]), utf16Units(cur[pre:len(cur)-suf])
+		if err := txt.Delete(from, del); err != nil {
+			return err
+		}
+		return txt.Insert(from, old[pre:len(old)-suf])
+	})
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	// Back to a character boundary.
+	for n > 0 && n < len(a) && !utf8.RuneStart(a[n]) {
+		n--
+	}
+	return n
+}
+
+func commonSuffix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
+		n++
+	}
+	for n > 0 && n < len(a) && !utf8.RuneStart(a[len(a)-n]) {
+		n--
+	}
+	return n
+}
+
+// utf16Units is the length of s in UTF-16 units, Yjs's positions.
+func utf16Units(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package pad
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -213,5 +214,50 @@ func TestTitleAndServerEdits(t *testing.T) {
 	d, _ := b.svc.Rebuild("soiree")
 	if d.Text(ContentName).String() != "# Soirée jeux\n" {
 		t.Fatal("server edit not in the journal")
+	}
+}
+
+func TestHistoryAndRestore(t *testing.T) {
+	b := openBox(t, t.TempDir(), time.Hour)
+	defer b.st.Close()
+	p, _ := b.svc.Open("hist")
+	c := newClient(9)
+	steps := []string{"Première version. ", "Deuxième 😀. ", "Troisième."}
+	for i, s := range steps {
+		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), s), fmt.Sprintf("author%d", i), -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.doc.Text(ContentName).Delete(0, 18)
+	p.Apply(c.updates[len(c.updates)-1], "author3", -1)
+	p.Flush()
+	h, err := b.svc.History("hist")
+	if err != nil || len(h) != 4 || h[0].Author != "author3" || h[3].Author != "author0" {
+		t.Fatalf("history %+v %v", h, err)
+	}
+	text, v, err := b.svc.At("hist", h[2].ID)
+	if err != nil || text != "Première version. Deuxième 😀. " || v.Author != "author1" {
+		t.Fatalf("version 2: %q %+v %v", text, v, err)
+	}
+	if _, _, err := b.svc.At("hist", "nope-1"); !errors.Is(err, ErrNoVersion) {
+		t.Fatalf("unknown version: %v", err)
+	}
+	// Restore the second version: a new edit, and nothing erased.
+	if err := b.svc.Restore("hist", h[2].ID, "staff"); err != nil {
+		t.Fatal(err)
+	}
+	if p.Text() != "Première version. Deuxième 😀. " {
+		t.Fatalf("restored %q", p.Text())
+	}
+	p.Flush()
+	h2, _ := b.svc.History("hist")
+	if len(h2) != 5 || h2[0].Author != "staff" {
+		t.Fatalf("history after restore %+v", h2)
+	}
+	if text, _, _ := b.svc.At("hist", h[0].ID); text != "Deuxième 😀. Troisième." {
+		t.Fatalf("the latest version before the restore is %q", text)
 	}
 }

@@ -263,3 +263,113 @@ var exportTemplate = template.Must(template.New("export").Parse(`<!doctype html>
 {{.Body}}
 </body></html>
 `))
+
+// versionRow is one line of a pad's history.
+type versionRow struct {
+	ID, When, Author string
+}
+
+// authorName shows a pseudonym as the nickname of its session, while the
+// session lasts.
+func (s *Server) authorName(id, lang string) string {
+	if id == "" {
+		return translate(lang, "history.someone")
+	}
+	if v, err := s.opts.Visitors.ByID(id); err == nil {
+		return v.Nickname
+	}
+	return translate(lang, "history.visitor") + " " + id[:min(4, len(id))]
+}
+
+// padHistory lists a pad's versions, newest first, with who made them;
+// ?author= keeps one author's.
+func (s *Server) padHistory(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !pad.ValidName(name) {
+		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+		return
+	}
+	versions, err := s.opts.Pads.History(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	pg, err := s.newPage(r, s.currentVisitor(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p, err := s.opts.Pads.Open(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	pg.PadName, pg.PadTitle = name, p.Title()
+	only := r.URL.Query().Get("author")
+	for _, v := range versions {
+		author := s.authorName(v.Author, pg.Lang)
+		if only != "" && author != only {
+			continue
+		}
+		pg.Versions = append(pg.Versions, versionRow{ID: v.ID, When: formatWhen(v.Time, pg.Lang), Author: author})
+	}
+	pg.Query = only
+	s.render(w, r, http.StatusOK, "history", pg)
+}
+
+// padVersion shows a pad as it was at one version, with a button to
+// restore it.
+func (s *Server) padVersion(w http.ResponseWriter, r *http.Request) {
+	name, id := r.PathValue("name"), r.PathValue("version")
+	if !pad.ValidName(name) {
+		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+		return
+	}
+	text, v, err := s.opts.Pads.At(name, id)
+	if errors.Is(err, pad.ErrNoVersion) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	html, err := renderMarkdown(text)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	pg, err := s.newPage(r, s.currentVisitor(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p, _ := s.opts.Pads.Open(name)
+	pg.PadName, pg.PadTitle, pg.PadHTML, pg.PadEmpty = name, p.Title(), html, strings.TrimSpace(text) == ""
+	pg.Versions = []versionRow{{ID: v.ID, When: formatWhen(v.Time, pg.Lang), Author: s.authorName(v.Author, pg.Lang)}}
+	s.render(w, r, http.StatusOK, "version", pg)
+}
+
+// padRestore makes a past version the pad's text again, as a new edit.
+func (s *Server) padRestore(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !pad.ValidName(name) || r.ParseForm() != nil {
+		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+		return
+	}
+	author := ""
+	if v := s.currentVisitor(r); v != nil {
+		author = v.ID
+	}
+	err := s.opts.Pads.Restore(name, r.PostForm.Get("version"), author)
+	if errors.Is(err, pad.ErrNoVersion) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/pads/"+url.PathEscape(name), http.StatusSeeOther)
+}

@@ -170,3 +170,49 @@ func TestPadImport(t *testing.T) {
 		t.Errorf("refused imports created pads: %+v", list)
 	}
 }
+
+func TestPadHistoryPages(t *testing.T) {
+	hs, pads := newPadServer(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	p, _ := pads.Open("journal-de-bord")
+	for _, s := range []string{"Lundi : atelier vélo.\n", "Mardi : couture.\n"} {
+		p.Edit("", func(d *ydoc.Doc) error {
+			txt := d.Text(pad.ContentName)
+			return txt.Insert(txt.Len(), s)
+		})
+		p.Flush()
+	}
+	res, err := client.Get(hs.URL + "/pads/journal-de-bord/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	versions, _ := pads.History("journal-de-bord")
+	if len(versions) != 2 || !strings.Contains(string(body), versions[1].ID) {
+		t.Fatalf("history page lacks the first version: %d versions\n%s", len(versions), body)
+	}
+	res, _ = client.Get(hs.URL + "/pads/journal-de-bord/history/" + versions[1].ID)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "Lundi : atelier vélo.") || strings.Contains(string(body), "Mardi") {
+		t.Fatalf("first version page:\n%s", body)
+	}
+	if res, _ := client.Get(hs.URL + "/pads/journal-de-bord/history/nope-1"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown version: %d", res.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", hs.URL+"/pads/journal-de-bord/restore", strings.NewReader(url.Values{"version": {versions[1].ID}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", hs.URL)
+	res, err = client.Do(req)
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("restore: %v %v", res.StatusCode, err)
+	}
+	if p.Text() != "Lundi : atelier vélo.\n" {
+		t.Fatalf("after restore: %q", p.Text())
+	}
+	p.Flush()
+	if v, _ := pads.History("journal-de-bord"); len(v) != 3 {
+		t.Fatalf("the restore is not a new version: %d", len(v))
+	}
+}

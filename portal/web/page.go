@@ -38,6 +38,7 @@ type page struct {
 	PadTitle string
 	PadHTML  template.HTML
 	PadEmpty bool
+	Versions []versionRow
 }
 
 type langLink struct {

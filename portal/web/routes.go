@@ -24,6 +24,9 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("POST /pads", forms.Handler(http.HandlerFunc(s.padCreate)))
 		mux.Handle("POST /pads/import", forms.Handler(http.HandlerFunc(s.padImport)))
 		mux.HandleFunc("GET /pads/{name}", s.padShow)
+		mux.HandleFunc("GET /pads/{name}/history", s.padHistory)
+		mux.HandleFunc("GET /pads/{name}/history/{version}", s.padVersion)
+		mux.Handle("POST /pads/{name}/restore", forms.Handler(http.HandlerFunc(s.padRestore)))
 		mux.HandleFunc("GET /ws/pads/{name}", s.padWS)
 	}
 	// Everything else gets the friendly page, not the mux's plain text.

@@ -81,7 +81,7 @@ type staticFile struct {
 	contentType string
 }
 
-var pageNames = []string{"welcome", "home", "about", "error", "pads", "pad"}
+var pageNames = []string{"welcome", "home", "about", "error", "pads", "pad", "history", "version"}
 
 // New parses every template and indexes the static files.
 func New(opts Options) (*Server, error) {

@@ -54,6 +54,14 @@ const DefaultWindow = time.Second
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// MaxBytes bounds a pad's encoded size: a pad is notes, not a library.
+// Edits that would take it past this are refused with ErrFull.
+const MaxBytes = 8 << 20
+
+// ErrFull is returned by Apply for an edit that would make the pad larger
+// than MaxBytes.
+var ErrFull = errors.New("pad: this pad is full")
+
 // ErrName is returned for a pad name that is not 1–64 letters, digits,
 // '-' or '_'.
 var ErrName = errors.New("pad: names are 1 to 64 letters, digits, - or _")
@@ -170,6 +178,11 @@ type Pad struct {
 	timer     *time.Timer
 	listeners map[int]func(update []byte)
 	nextID    int
+
+	// size is the pad's encoded size at the last flush plus the updates
+	// applied since: an upper bound, checked on every edit without
+	// encoding the whole pad.
+	size int
 }
 
 // Open returns the pad called name, loading it from its cache and the
@@ -187,7 +200,7 @@ func (s *Service) Open(name string) (*Pad, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pad{s: s, name: name, doc: doc, listeners: make(map[int]func([]byte))}
+	p := &Pad{s: s, name: name, doc: doc, listeners: make(map[int]func([]byte)), size: len(doc.EncodeStateAsUpdate(nil))}
 	s.pads[name] = p
 	return p, nil
 }
@@ -270,6 +283,12 @@ func (p *Pad) Apply(update []byte, author string, except int) error {
 	if _, err := ydoc.StateVectorFromUpdate(update); err != nil {
 		return err
 	}
+	p.mu.Lock()
+	full := p.size+len(update) > MaxBytes
+	p.mu.Unlock()
+	if full {
+		return ErrFull
+	}
 	s := p.s
 	s.mu.Lock()
 	key := walKey(p.name, s.walN)
@@ -293,6 +312,7 @@ func (p *Pad) Apply(update []byte, author string, except int) error {
 	}
 	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: update})
 	p.walKeys = append(p.walKeys, key)
+	p.size += len(update)
 	if p.timer == nil {
 		p.timer = time.AfterFunc(s.window, p.flush)
 	}
@@ -414,6 +434,7 @@ func (p *Pad) flushLocked() error {
 		return err
 	}
 	p.unflushed, p.walKeys = nil, nil
+	p.size = len(state)
 	return nil
 }
 

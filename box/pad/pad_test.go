@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,5 +260,23 @@ func TestHistoryAndRestore(t *testing.T) {
 	}
 	if text, _, _ := b.svc.At("hist", h[0].ID); text != "Deuxième 😀. Troisième." {
 		t.Fatalf("the latest version before the restore is %q", text)
+	}
+}
+
+func TestPadFull(t *testing.T) {
+	b := openBox(t, t.TempDir(), time.Hour)
+	defer b.st.Close()
+	p, _ := b.svc.Open("big")
+	c := newClient(4)
+	chunk := strings.Repeat("x", 1<<20)
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		err = p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), chunk), "", -1)
+	}
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("got %v, want ErrFull", err)
+	}
+	if n := len(p.Text()); n >= MaxBytes || n < MaxBytes-2<<20 {
+		t.Fatalf("pad holds %d bytes", n)
 	}
 }

@@ -28,6 +28,7 @@ const (
 	closeFull         = "this pad has too many visitors"
 	closeBadMessage   = "malformed message"
 	closeShuttingDown = "the box is restarting"
+	closePadFull      = "this pad is full"
 )
 
 var upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
@@ -208,9 +209,12 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if err := p.Apply(m.payload, author, listenerID); err != nil {
-				if errors.Is(err, ydoc.ErrMalformed) {
+				switch {
+				case errors.Is(err, ydoc.ErrMalformed):
 					c.close(websocket.CloseUnsupportedData, "malformed update")
-				} else {
+				case errors.Is(err, pad.ErrFull):
+					c.close(websocket.CloseMessageTooBig, closePadFull)
+				default:
 					s.logger.Error("storing a pad edit", "pad", name, "error", err)
 					c.close(websocket.CloseInternalServerErr, "the box could not store the edit")
 				}

@@ -128,6 +128,10 @@ func open(dir string, opts Options, migs []Migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Batch gathers the writes of many clients into one disk sync; a
+	// short wait keeps an edit's way to the other visitors quick (the
+	// sync itself gathers what arrives meanwhile).
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db}
 	if opts.ReadOnly {
 		return s, nil

@@ -19,7 +19,7 @@ const (
 	maxClientsPerPad  = 200
 	msgRate           = 100 // messages per second per client, sustained
 	msgBurst          = 400
-	sendQueue         = 256 // messages waiting for a slow client before it is dropped
+	sendQueue         = 128 // messages waiting for a slow client before it is dropped
 	writeWait         = 10 * time.Second
 	pingEvery         = 25 * time.Second
 	readWait          = 60 * time.Second
@@ -31,7 +31,9 @@ const (
 	closePadFull      = "this pad is full"
 )
 
-var upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
+// upgrader keeps memory per connection small: hundreds of phones stay
+// connected, most of them idle. Write buffers are shared between writes.
+var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
 
 // padHub holds the websocket rooms, one per open pad.
 type padHub struct {

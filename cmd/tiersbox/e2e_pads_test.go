@@ -86,13 +86,15 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 // TestE2EPadsInBrowsers: two visitors, each in a browser of their own,
 // enter with a nickname and write in one pad at the same time; both end
 // with the same text, which is the pad's .txt export, and each sees the
-// other's cursor with their nickname.
+// other's cursor with their nickname. Then the connection drops, one keeps
+// writing, and the edits merge when it returns.
 func TestE2EPadsInBrowsers(t *testing.T) {
 	if os.Getenv(envE2E) != "1" {
 		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
 	}
 	requireE2EHost(t)
-	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
+	data := t.TempDir()
+	d := startDaemon(t, "--data", data, "--http", "127.0.0.1:0")
 	hostPort := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
 	padURL := "http://tiers.box/pads/atelier-e2e"
 	// The pad starts with a line, as a created pad does; each visitor then
@@ -199,6 +201,29 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 		other := people[1-i].nick
 		waitJS(t, ctx, people[i].nick+" sees "+other+"'s cursor",
 			fmt.Sprintf(`[...document.querySelectorAll(".cm-ySelectionInfo")].some(e => e.textContent.includes(%q))`, other))
+	}
+
+	// The WiFi drops (the box goes away): Ana keeps typing; her edits stay
+	// in her browser, and when the box is back they reach the box and Bob.
+	d.stop(t, os.Interrupt)
+	waitJS(t, ctxs[0], "Ana sees she is offline", `document.getElementById("pad-app").dataset.state !== "connected"`)
+	offline := " Écrit hors ligne."
+	for _, r := range offline {
+		runBrowser(t, ctxs[0], "Ana types offline", chromedp.SendKeys(chromedp.CSS(".cm-content"), string(r)))
+	}
+	waitJS(t, ctxs[0], "Ana's page has her offline words", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, offline))
+	d = startDaemon(t, "--data", data, "--http", hostPort)
+	for i, ctx := range ctxs {
+		waitJS(t, ctx, people[i].nick+" has the offline words after the reconnection", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, offline))
+	}
+	res, err = http.Get(d.url + "pads/atelier-e2e.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	export, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(export), offline) {
+		t.Fatalf("the box lacks the offline edit: %q", export)
 	}
 	d.stop(t, os.Interrupt)
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +203,27 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 		other := people[1-i].nick
 		waitJS(t, ctx, people[i].nick+" sees "+other+"'s cursor",
 			fmt.Sprintf(`[...document.querySelectorAll(".cm-ySelectionInfo")].some(e => e.textContent.includes(%q))`, other))
+	}
+
+	// A stock Yjs client (the y-websocket package's, in Node) writes too:
+	// the browsers and the export have it.
+	node := " Écrit par un client Yjs."
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "scripts", "yjs"))
+	out, err := exec.Command("node", filepath.Join(dir, "ws-client.mjs"), "ws://"+hostPort+"/ws/pads", "atelier-e2e", "--insert", node).CombinedOutput()
+	if err != nil {
+		t.Fatalf("stock Yjs client (needs npm ci in scripts/yjs): %v\n%s", err, out)
+	}
+	for i, ctx := range ctxs {
+		waitJS(t, ctx, people[i].nick+" sees the stock client's words", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, node))
+	}
+	res, err = http.Get(d.url + "pads/atelier-e2e.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	export, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(export), node) {
+		t.Fatalf("the export lacks the stock client's words: %q", export)
 	}
 
 	// The WiFi drops (the box goes away): Ana keeps typing; her edits stay

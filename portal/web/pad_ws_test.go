@@ -256,3 +256,57 @@ func FuzzYMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestPadWebsocketLimits(t *testing.T) {
+	hs, _ := newPadServer(t)
+	// A client flooding the box is closed with a reason.
+	c := dial(t, hs, "flood", 8)
+	c.sync()
+	for i := 0; i < msgBurst+200; i++ {
+		if c.ws.WriteMessage(websocket.BinaryMessage, []byte{msgQueryAwareness}) != nil {
+			break
+		}
+	}
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.ClosePolicyViolation || ce.Text != closeTooMany {
+			t.Fatalf("flood: %v", err)
+		}
+		break
+	}
+	// One client more than a pad takes is turned away with a reason.
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws/pads/crowded"
+	for i := 0; i < maxClientsPerPad; i++ {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		// Read the greeting so that the connection is counted before the
+		// next one.
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := ws.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseTryAgainLater || ce.Text != closeFull {
+			t.Fatalf("one too many: %v", err)
+		}
+		break
+	}
+}

@@ -241,10 +241,14 @@ func (c *padConn) writeLoop() {
 		case <-c.done:
 			return
 		case m := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, m); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
+			// Under load several updates wait for a client: merged into
+			// one, they cost one write instead of many.
+			for _, out := range coalesce(m, c.send) {
+				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := c.ws.WriteMessage(websocket.BinaryMessage, out); err != nil {
+					c.close(websocket.CloseAbnormalClosure, "")
+					return
+				}
 			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
@@ -253,6 +257,56 @@ func (c *padConn) writeLoop() {
 			}
 		}
 	}
+}
+
+// maxCoalesce bounds how many queued messages one write takes.
+const maxCoalesce = 64
+
+// coalesce takes first and whatever else is already queued, and merges
+// runs of sync updates into single updates (Yjs updates merge without a
+// document); other messages keep their place.
+func coalesce(first []byte, queue chan []byte) [][]byte {
+	msgs := [][]byte{first}
+	for len(msgs) < maxCoalesce {
+		select {
+		case m := <-queue:
+			msgs = append(msgs, m)
+			continue
+		default:
+		}
+		break
+	}
+	if len(msgs) == 1 {
+		return msgs
+	}
+	var out [][]byte
+	var run [][]byte
+	flush := func() {
+		switch len(run) {
+		case 0:
+		case 1:
+			out = append(out, encodeSync(syncUpdate, run[0]))
+		default:
+			if merged, err := ydoc.MergeUpdates(run...); err == nil {
+				out = append(out, encodeSync(syncUpdate, merged))
+			} else {
+				for _, u := range run {
+					out = append(out, encodeSync(syncUpdate, u))
+				}
+			}
+		}
+		run = run[:0]
+	}
+	for _, m := range msgs {
+		if d, err := decodeYMessage(m); err == nil && d.kind == msgSync && d.sub == syncUpdate {
+			run = append(run, d.payload)
+			continue
+		}
+		flush()
+		out = append(out, m)
+	}
+	flush()
+	return out
 }
 
 // updateAwareness records the states a connection announced and passes

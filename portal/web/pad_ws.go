@@ -140,10 +140,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, closeShuttingDown, http.StatusServiceUnavailable)
 		return
 	}
-	author := ""
-	if v := s.currentVisitor(r); v != nil {
-		author = v.ID
-	}
+	author := s.authorOf(r)
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered

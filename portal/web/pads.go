@@ -179,10 +179,7 @@ func (s *Server) newPad(w http.ResponseWriter, r *http.Request, title, text stri
 		s.serverError(w, r, err)
 		return
 	}
-	author := ""
-	if v := s.currentVisitor(r); v != nil {
-		author = v.ID
-	}
+	author := s.authorOf(r)
 	err = p.Edit(author, func(d *ydoc.Doc) error {
 		if err := d.Map(pad.MetaName).Set("title", title); err != nil {
 			return err
@@ -358,10 +355,7 @@ func (s *Server) padRestore(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
 		return
 	}
-	author := ""
-	if v := s.currentVisitor(r); v != nil {
-		author = v.ID
-	}
+	author := s.authorOf(r)
 	err := s.opts.Pads.Restore(name, r.PostForm.Get("version"), author)
 	if errors.Is(err, pad.ErrNoVersion) {
 		s.notFound(w, r)

@@ -69,6 +69,16 @@ func (s *Server) currentVisitor(r *http.Request) *visitor.Visitor {
 	return nil
 }
 
+// authorOf is the pseudonym edits made by this request are signed with:
+// the visitor's ID, or "" for someone who has not entered (a stock Yjs
+// client, a script).
+func (s *Server) authorOf(r *http.Request) string {
+	if v := s.currentVisitor(r); v != nil {
+		return v.ID
+	}
+	return ""
+}
+
 func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 	st, err := settings.Load(s.opts.Store)
 	if err != nil {

@@ -55,7 +55,7 @@ func TestPadPages(t *testing.T) {
 	p, _ := pads.Open("soiree-jeux")
 	p.Edit("", func(d *ydoc.Doc) error {
 		txt := d.Text(pad.ContentName)
-		return txt.Insert(txt.Len(), "- jeu de **cartes**\n\n<script>alert(1)</script>\n")
+		return txt.Insert(txt.Len(), "- jeu de **cartes**\n\n<script>alert(1)</script>\n\n[piège](javascript:alert(2))\n")
 	})
 
 	_, body = get("/pads")
@@ -77,8 +77,8 @@ func TestPadPages(t *testing.T) {
 			t.Errorf("pad page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "<script>alert") {
-		t.Error("raw HTML from a pad reached the page")
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "javascript:") {
+		t.Error("raw HTML or a script link from a pad reached the page")
 	}
 	res, body = get("/pads/soiree-jeux.txt")
 	if res.Header.Get("Content-Type") != "text/plain; charset=utf-8" || body != p.Text() {

@@ -235,9 +235,25 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 		runBrowser(t, ctxs[0], "Ana types offline", chromedp.SendKeys(chromedp.CSS(".cm-content"), string(r)))
 	}
 	waitJS(t, ctxs[0], "Ana's page has her offline words", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, offline))
+	// Bob writes offline too, then closes the page: his words live only in
+	// his browser's IndexedDB until he comes back.
+	kept := " Gardé dans le navigateur."
+	waitJS(t, ctxs[1], "Bob sees he is offline", `document.getElementById("pad-app").dataset.state !== "connected"`)
+	for _, r := range kept {
+		runBrowser(t, ctxs[1], "Bob types offline", chromedp.SendKeys(chromedp.CSS(".cm-content"), string(r)))
+	}
+	waitJS(t, ctxs[1], "Bob's words are stored in the browser", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q) && window.tiersboxPad.local.synced`, kept))
+	// IndexedDB writes land a moment after the keystroke (y-indexeddb
+	// stores each update asynchronously); a person closing a page takes
+	// longer than that.
+	time.Sleep(time.Second)
+	runBrowser(t, ctxs[1], "Bob closes the pad", chromedp.Navigate("about:blank"))
+
 	d = startDaemon(t, "--data", data, "--http", hostPort)
+	waitJS(t, ctxs[0], "Ana has her offline words after the reconnection", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, offline))
+	runBrowser(t, ctxs[1], "Bob opens the pad again", chromedp.Navigate(padURL))
 	for i, ctx := range ctxs {
-		waitJS(t, ctx, people[i].nick+" has the offline words after the reconnection", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, offline))
+		waitJS(t, ctx, people[i].nick+" has both offline edits", fmt.Sprintf(`(t => t.includes(%q) && t.includes(%q))(window.tiersboxPad.text.toString())`, offline, kept))
 	}
 	res, err = http.Get(d.url + "pads/atelier-e2e.txt")
 	if err != nil {
@@ -245,8 +261,8 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 	}
 	export, _ = io.ReadAll(res.Body)
 	res.Body.Close()
-	if !strings.Contains(string(export), offline) {
-		t.Fatalf("the box lacks the offline edit: %q", export)
+	if !strings.Contains(string(export), offline) || !strings.Contains(string(export), kept) {
+		t.Fatalf("the box lacks an offline edit: %q", export)
 	}
 	d.stop(t, os.Interrupt)
 }

@@ -20,9 +20,9 @@ import (
 
 const (
 	frameVersion = 1
-	// MaxPayload bounds one entry's payload; a pad's coalesced second of
-	// edits or a chat message is far smaller.
-	MaxPayload = 4 << 20
+	// MaxPayload bounds one entry's payload. It is above the largest pad
+	// (box/pad.MaxBytes), so a second of a pad's edits always fits.
+	MaxPayload = 16 << 20
 	maxString  = 1 << 10
 )
 

@@ -22,6 +22,7 @@ package pad
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,6 +88,8 @@ type Service struct {
 	mu   sync.Mutex
 	pads map[string]*Pad
 	walN uint64 // next write-ahead key suffix
+
+	editMu sync.Mutex // serialises Edit
 
 	// clientID names this box's own edits in every pad (a title set, an
 	// import, a restored version): derived from the box's origin, so two
@@ -163,7 +166,10 @@ func (s *Service) recover() error {
 	for name, recs := range byPad {
 		p, err := s.Open(name)
 		if err != nil {
-			return err
+			// One damaged pad must not keep the box from starting: its
+			// records stay in the log for another try.
+			s.logger.Error("recovering pad edits", "pad", name, "error", err)
+			continue
 		}
 		p.mu.Lock()
 		for _, r := range recs {
@@ -176,7 +182,8 @@ func (s *Service) recover() error {
 		err = p.flushLocked()
 		p.mu.Unlock()
 		if err != nil {
-			return err
+			s.logger.Error("recovering pad edits", "pad", name, "error", err)
+			continue
 		}
 		s.logger.Info("pad edits recovered after an unclean stop", "pad", name, "count", len(recs))
 	}
@@ -193,7 +200,7 @@ type Pad struct {
 	unflushed []walRecord
 	walKeys   [][]byte
 	timer     *time.Timer
-	listeners map[int]func(update []byte)
+	listeners map[int]func(update []byte, origin any)
 	nextID    int
 
 	// size is the pad's encoded size at the last flush plus the updates
@@ -217,7 +224,7 @@ func (s *Service) Open(name string) (*Pad, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pad{s: s, name: name, doc: doc, listeners: make(map[int]func([]byte)), size: len(doc.EncodeStateAsUpdate(nil))}
+	p := &Pad{s: s, name: name, doc: doc, listeners: make(map[int]func([]byte, any)), size: len(doc.EncodeStateAsUpdate(nil))}
 	s.pads[name] = p
 	return p, nil
 }
@@ -254,7 +261,8 @@ func (s *Service) load(name string) (*ydoc.Doc, error) {
 		} else {
 			for k, seq := range cache.Heads {
 				var o journal.Origin
-				if _, err := fmt.Sscanf(k, "%x", &o); err == nil {
+				if b, err := hex.DecodeString(k); err == nil && len(b) == len(o) {
+					copy(o[:], b)
 					heads[o] = seq
 				}
 			}
@@ -291,10 +299,11 @@ func (s *Service) Rebuild(name string) (*ydoc.Doc, error) {
 func (p *Pad) Name() string { return p.name }
 
 // Apply integrates an update from a client: written to disk first, then
-// applied, then passed to every listener but except (the sender, or -1).
+// applied, then passed to every listener with origin (the sender, or nil),
+// so that a listener can leave out the sender.
 // A malformed update returns an error wrapping ydoc.ErrMalformed and
 // changes nothing.
-func (p *Pad) Apply(update []byte, author string, except int) error {
+func (p *Pad) Apply(update []byte, author string, origin any) error {
 	// Check it decodes before it reaches the disk: the write-ahead log
 	// must only ever hold updates the pad can apply.
 	if _, err := ydoc.StateVectorFromUpdate(update); err != nil {
@@ -333,23 +342,22 @@ func (p *Pad) Apply(update []byte, author string, except int) error {
 	if p.timer == nil {
 		p.timer = time.AfterFunc(s.window, p.flush)
 	}
-	for id, f := range p.listeners {
-		if id != except {
-			f(update)
-		}
+	for _, f := range p.listeners {
+		f(update, origin)
 	}
 	return nil
 }
 
-// Listen registers f to receive every update applied from now on, and
-// returns its ID (for Apply's except) and a function that removes it.
-func (p *Pad) Listen(f func(update []byte)) (id int, stop func()) {
+// Listen registers f to receive every update applied from now on, with
+// the origin Apply was given, and returns a function that removes it. f
+// runs under the pad's lock: it must not block nor call the pad.
+func (p *Pad) Listen(f func(update []byte, origin any)) (stop func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	id = p.nextID
+	id := p.nextID
 	p.nextID++
 	p.listeners[id] = f
-	return id, func() {
+	return func() {
 		p.mu.Lock()
 		delete(p.listeners, id)
 		p.mu.Unlock()
@@ -519,20 +527,30 @@ func (p *Pad) Title() string {
 
 // Edit makes a change as this box (setting a title, importing a file,
 // restoring a version), stored like any client's edit.
+//
+// The edit is made on a copy of the pad and reaches the pad only through
+// Apply, like any client's: written to disk first, refused whole if the
+// pad is full. Edits of this box are made one at a time, since they share
+// its client ID.
 func (p *Pad) Edit(author string, f func(d *ydoc.Doc) error) error {
+	p.s.editMu.Lock()
+	defer p.s.editMu.Unlock()
 	p.mu.Lock()
-	var ferr error
-	update := p.doc.Transact(func(*ydoc.Transaction) { ferr = f(p.doc) })
+	state := p.doc.EncodeStateAsUpdate(nil)
 	p.mu.Unlock()
+	scratch := ydoc.NewDoc(ydoc.Options{ClientID: p.s.clientID})
+	if err := scratch.ApplyUpdate(state); err != nil {
+		return err
+	}
+	var ferr error
+	update := scratch.Transact(func(*ydoc.Transaction) { ferr = f(scratch) })
 	if ferr != nil {
 		return ferr
 	}
 	if update == nil {
 		return nil
 	}
-	// Applying our own update again changes nothing in the document but
-	// logs it, journals it and tells the listeners.
-	return p.Apply(update, author, -1)
+	return p.Apply(update, author, nil)
 }
 
 // Info describes a pad for the list.

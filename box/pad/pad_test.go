@@ -64,12 +64,19 @@ func TestCoalescingAndReload(t *testing.T) {
 	}
 	var seen [][]byte
 	var mu sync.Mutex
-	id, stop := p.Listen(func(u []byte) { mu.Lock(); seen = append(seen, u); mu.Unlock() })
+	stop := p.Listen(func(u []byte, origin any) {
+		if origin == "self" {
+			return // what a connection does with its own edits
+		}
+		mu.Lock()
+		seen = append(seen, u)
+		mu.Unlock()
+	})
 	defer stop()
 	c := newClient(100)
 	for i, ch := range "Bonjour 👋" {
 		_ = i
-		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), string(ch)), "ana", -1); err != nil {
+		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), string(ch)), "ana", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +89,7 @@ func TestCoalescingAndReload(t *testing.T) {
 	}
 	mu.Unlock()
 	// The sender is not echoed its own update.
-	p.Apply(c.typeAt(0, ">"), "ana", id)
+	p.Apply(c.typeAt(0, ">"), "ana", "self")
 	mu.Lock()
 	if len(seen) != 9 {
 		t.Errorf("the sender got its own update back")
@@ -124,7 +131,7 @@ func TestCrashKeepsAcknowledgedEdits(t *testing.T) {
 	p, _ := b.svc.Open("notes")
 	c := newClient(5)
 	for _, s := range []string{"un ", "deux ", "trois"} {
-		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), s), "tom", -1); err != nil {
+		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), s), "tom", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,7 +159,7 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	p, _ := b.svc.Open("x")
-	if err := p.Apply([]byte{0xff, 0xff}, "", -1); !errors.Is(err, ydoc.ErrMalformed) {
+	if err := p.Apply([]byte{0xff, 0xff}, "", nil); !errors.Is(err, ydoc.ErrMalformed) {
 		t.Fatalf("malformed update: %v", err)
 	}
 	if err := b.svc.Close(); err != nil {
@@ -172,7 +179,7 @@ func TestWindowFlushes(t *testing.T) {
 	defer b.st.Close()
 	p, _ := b.svc.Open("timer")
 	c := newClient(3)
-	if err := p.Apply(c.typeAt(0, "x"), "", -1); err != nil {
+	if err := p.Apply(c.typeAt(0, "x"), "", nil); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -225,7 +232,7 @@ func TestHistoryAndRestore(t *testing.T) {
 	c := newClient(9)
 	steps := []string{"Première version. ", "Deuxième 😀. ", "Troisième."}
 	for i, s := range steps {
-		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), s), fmt.Sprintf("author%d", i), -1); err != nil {
+		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), s), fmt.Sprintf("author%d", i), nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.Flush(); err != nil {
@@ -233,7 +240,7 @@ func TestHistoryAndRestore(t *testing.T) {
 		}
 	}
 	c.doc.Text(ContentName).Delete(0, 18)
-	p.Apply(c.updates[len(c.updates)-1], "author3", -1)
+	p.Apply(c.updates[len(c.updates)-1], "author3", nil)
 	p.Flush()
 	h, err := b.svc.History("hist")
 	if err != nil || len(h) != 4 || h[0].Author != "author3" || h[3].Author != "author0" {
@@ -271,12 +278,56 @@ func TestPadFull(t *testing.T) {
 	chunk := strings.Repeat("x", 1<<20)
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
-		err = p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), chunk), "", -1)
+		err = p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), chunk), "", nil)
 	}
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("got %v, want ErrFull", err)
 	}
 	if n := len(p.Text()); n >= MaxBytes || n < MaxBytes-2<<20 {
 		t.Fatalf("pad holds %d bytes", n)
+	}
+}
+
+// TestLargePastesFlushAndRestart: a second of large pastes fits one
+// journal entry, and a box stopped before the flush starts again.
+func TestLargePastesFlushAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := openBox(t, dir, time.Hour)
+	p, _ := b.svc.Open("paste")
+	c := newClient(12)
+	chunk := strings.Repeat("y", 1<<20)
+	for range 5 {
+		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), chunk), "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.st.Close() // stopped before the flush
+	b = openBox(t, dir, time.Hour)
+	defer b.st.Close()
+	p, err := b.svc.Open("paste")
+	if err != nil || len(p.Text()) != 5<<20 {
+		t.Fatalf("after restart: %d bytes, %v", len(p.Text()), err)
+	}
+}
+
+// TestRefusedEditLeavesNoTrace: a box edit the pad refuses (it is full)
+// changes nothing, in memory or on disk.
+func TestRefusedEditLeavesNoTrace(t *testing.T) {
+	b := openBox(t, t.TempDir(), time.Hour)
+	defer b.st.Close()
+	p, _ := b.svc.Open("full")
+	c := newClient(13)
+	chunk := strings.Repeat("z", 1<<20)
+	for p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), chunk), "", nil) == nil {
+	}
+	before := p.Text()
+	err := p.Edit("staff", func(d *ydoc.Doc) error {
+		return d.Text(ContentName).Insert(0, strings.Repeat("!", 1<<20))
+	})
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("got %v, want ErrFull", err)
+	}
+	if p.Text() != before {
+		t.Fatal("a refused edit changed the pad")
 	}
 }

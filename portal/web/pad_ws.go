@@ -28,7 +28,10 @@ const (
 	closeFull         = "this pad has too many visitors"
 	closeBadMessage   = "malformed message"
 	closeShuttingDown = "the box is restarting"
-	closePadFull      = "this pad is full"
+
+	maxAwarenessState   = 4 << 10
+	maxAwarenessPerConn = 8
+	closePadFull        = "this pad is full"
 )
 
 // upgrader keeps memory per connection small: hundreds of phones stay
@@ -47,6 +50,19 @@ type room struct {
 	mu    sync.Mutex
 	conns map[*padConn]struct{}
 	aware map[uint64]awareState
+}
+
+// broadcast passes an applied update to every connection but its sender,
+// encoded once and shared. It runs under the pad's lock (pad.Listen).
+func (rm *room) broadcast(update []byte, origin any) {
+	msg := encodeSync(syncUpdate, update)
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for c := range rm.conns {
+		if c != origin {
+			c.enqueue(msg)
+		}
+	}
 }
 
 type awareState struct {
@@ -94,6 +110,7 @@ func (h *padHub) join(p *pad.Pad) (*room, error) {
 	r, ok := h.rooms[p.Name()]
 	if !ok {
 		r = &room{pad: p, conns: make(map[*padConn]struct{}), aware: make(map[uint64]awareState)}
+		p.Listen(r.broadcast)
 		h.rooms[p.Name()] = r
 	}
 	return r, nil
@@ -156,11 +173,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		c.close(websocket.CloseTryAgainLater, closeFull)
 		return
 	}
-	listenerID, stop := p.Listen(func(update []byte) { c.enqueue(encodeSync(syncUpdate, update)) })
-	defer func() {
-		stop()
-		s.leave(rm, c)
-	}()
+	defer s.leave(rm, c)
 	go c.writeLoop()
 
 	// Stock clients expect the server to start the sync, and to hear the
@@ -207,7 +220,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 				c.enqueue(encodeSync(syncStep2, diff))
 				continue
 			}
-			if err := p.Apply(m.payload, author, listenerID); err != nil {
+			if err := p.Apply(m.payload, author, c); err != nil {
 				switch {
 				case errors.Is(err, ydoc.ErrMalformed):
 					c.close(websocket.CloseUnsupportedData, "malformed update")
@@ -313,6 +326,17 @@ func (rm *room) updateAwareness(c *padConn, entries []awarenessEntry) {
 	rm.mu.Lock()
 	var fresh []awarenessEntry
 	for _, e := range entries {
+		// A browser tab announces one state, a few at most: more, or a
+		// large one, could only fill the memory of everyone in the room.
+		if len(e.state) > maxAwarenessState {
+			continue
+		}
+		if _, known := c.clients[e.client]; !known && len(c.clients) >= maxAwarenessPerConn {
+			continue
+		}
+		if old, ok := rm.aware[e.client]; ok && old.owner != c {
+			continue // another connection's state
+		}
 		if old, ok := rm.aware[e.client]; ok && old.entry.clock > e.clock {
 			continue
 		}

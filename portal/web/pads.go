@@ -341,7 +341,11 @@ func (s *Server) padVersion(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	p, _ := s.opts.Pads.Open(name)
+	p, err := s.opts.Pads.Open(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	pg.PadName, pg.PadTitle, pg.PadHTML, pg.PadEmpty = name, p.Title(), html, strings.TrimSpace(text) == ""
 	pg.Versions = []versionRow{{ID: v.ID, When: formatWhen(v.Time, pg.Lang), Author: s.authorName(v.Author, pg.Lang)}}
 	s.render(w, r, http.StatusOK, "version", pg)

@@ -63,6 +63,10 @@ const MaxBytes = 8 << 20
 // than MaxBytes.
 var ErrFull = errors.New("pad: this pad is full")
 
+// ErrClosed is returned by Apply after the service closed (the box is
+// stopping).
+var ErrClosed = errors.New("pad: the box is stopping")
+
 // ErrName is returned for a pad name that is not 1–64 letters, digits,
 // '-' or '_'.
 var ErrName = errors.New("pad: names are 1 to 64 letters, digits, - or _")
@@ -85,9 +89,10 @@ type Service struct {
 	window time.Duration
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	pads map[string]*Pad
-	walN uint64 // next write-ahead key suffix
+	mu     sync.Mutex
+	pads   map[string]*Pad
+	walN   uint64 // next write-ahead key suffix
+	closed bool   // after Close: no more timers, no more edits
 
 	editMu sync.Mutex // serialises Edit
 
@@ -317,6 +322,12 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	}
 	s := p.s
 	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	s.mu.Lock()
 	key := walKey(p.name, s.walN)
 	s.walN++
 	s.mu.Unlock()
@@ -392,6 +403,12 @@ func (p *Pad) Text() string {
 func (p *Pad) flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.s.mu.Lock()
+	closed := p.s.closed
+	p.s.mu.Unlock()
+	if closed {
+		return
+	}
 	if err := p.flushLocked(); err != nil {
 		p.s.logger.Error("writing pad edits to the journal", "pad", p.name, "error", err)
 		// The write-ahead log still holds them; try again later.
@@ -488,6 +505,7 @@ func (s *Service) writeCache(tx *bolt.Tx, name string, state []byte, title strin
 // Close flushes every open pad.
 func (s *Service) Close() error {
 	s.mu.Lock()
+	s.closed = true
 	pads := make([]*Pad, 0, len(s.pads))
 	for _, p := range s.pads {
 		pads = append(pads, p)

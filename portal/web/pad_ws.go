@@ -226,6 +226,8 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 					c.close(websocket.CloseUnsupportedData, "malformed update")
 				case errors.Is(err, pad.ErrFull):
 					c.close(websocket.CloseMessageTooBig, closePadFull)
+				case errors.Is(err, pad.ErrClosed):
+					c.close(websocket.CloseGoingAway, closeShuttingDown)
 				default:
 					s.logger.Error("storing a pad edit", "pad", name, "error", err)
 					c.close(websocket.CloseInternalServerErr, "the box could not store the edit")

@@ -22,19 +22,7 @@ import (
 // whose every host name leads to the box on loopback.
 func browser(t *testing.T, hostPort string) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.Flag("host-resolver-rules", "MAP * "+hostPort),
-		chromedp.Flag("lang", "fr-FR"),
-		chromedp.Flag("accept-lang", "fr-FR,fr"),
-	)
+	opts := chromiumOptions(chromedp.Flag("host-resolver-rules", "MAP * "+hostPort))
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); acancel() })

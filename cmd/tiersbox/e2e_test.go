@@ -594,26 +594,7 @@ func (p *phone) browse(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		// --headless and --no-first-run come with the defaults; so does
-		// --disable-background-networking, which with the next flags
-		// keeps Chromium from calling Google at start. chromedp adds
-		// --user-data-dir with a fresh temporary folder, which it removes
-		// after killing any process still using it.
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-proxy-server", true),
-		// A French visitor: the box picks the language from
-		// Accept-Language.
-		chromedp.Flag("lang", "fr-FR"),
-		chromedp.Flag("accept-lang", "fr-FR,fr"),
-		chromedp.WindowSize(phoneWidth, phoneHeight),
-	)
+	opts := chromiumOptions(chromedp.WindowSize(phoneWidth, phoneHeight))
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer acancel()
 	posts := new(formPosts)
@@ -906,4 +887,29 @@ func (p *phone) badInput(t *testing.T) {
 	if res.StatusCode != http.StatusOK || string(body) != "ok\n" {
 		t.Errorf("after bad input, /healthz: %d %q", res.StatusCode, body)
 	}
+}
+
+// chromiumOptions are the flags every browser test starts Debian's
+// Chromium with, plus extra.
+func chromiumOptions(extra ...chromedp.ExecAllocatorOption) []chromedp.ExecAllocatorOption {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		// --headless and --no-first-run come with the defaults; so does
+		// --disable-background-networking, which with the next flags
+		// keeps Chromium from calling Google at start. chromedp adds
+		// --user-data-dir with a fresh temporary folder, which it removes
+		// after killing any process still using it.
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-proxy-server", true),
+		// A French visitor: the box picks the language from
+		// Accept-Language.
+		chromedp.Flag("lang", "fr-FR"),
+		chromedp.Flag("accept-lang", "fr-FR,fr"),
+	)
+	return append(opts, extra...)
 }

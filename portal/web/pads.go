@@ -261,6 +261,28 @@ var exportTemplate = template.Must(template.New("export").Parse(`<!doctype html>
 </body></html>
 `))
 
+// padPage checks the request's pad name, opens the pad and starts its
+// page; on an error it answers itself and returns nil.
+func (s *Server) padPage(w http.ResponseWriter, r *http.Request) *page {
+	name := r.PathValue("name")
+	if !pad.ValidName(name) {
+		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+		return nil
+	}
+	p, err := s.opts.Pads.Open(name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil
+	}
+	pg, err := s.newPage(r, s.currentVisitor(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil
+	}
+	pg.PadName, pg.PadTitle = name, p.Title()
+	return pg
+}
+
 // versionRow is one line of a pad's history.
 type versionRow struct {
 	ID, When, Author string
@@ -281,27 +303,15 @@ func (s *Server) authorName(id, lang string) string {
 // padHistory lists a pad's versions, newest first, with who made them;
 // ?author= keeps one author's.
 func (s *Server) padHistory(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if !pad.ValidName(name) {
-		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+	pg := s.padPage(w, r)
+	if pg == nil {
 		return
 	}
-	versions, err := s.opts.Pads.History(name)
+	versions, err := s.opts.Pads.History(pg.PadName)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	pg, err := s.newPage(r, s.currentVisitor(r))
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	p, err := s.opts.Pads.Open(name)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	pg.PadName, pg.PadTitle = name, p.Title()
 	only := r.URL.Query().Get("author")
 	for _, v := range versions {
 		author := s.authorName(v.Author, pg.Lang)
@@ -317,12 +327,11 @@ func (s *Server) padHistory(w http.ResponseWriter, r *http.Request) {
 // padVersion shows a pad as it was at one version, with a button to
 // restore it.
 func (s *Server) padVersion(w http.ResponseWriter, r *http.Request) {
-	name, id := r.PathValue("name"), r.PathValue("version")
-	if !pad.ValidName(name) {
-		s.renderError(w, r, http.StatusBadRequest, "error.padname")
+	pg := s.padPage(w, r)
+	if pg == nil {
 		return
 	}
-	text, v, err := s.opts.Pads.At(name, id)
+	text, v, err := s.opts.Pads.At(pg.PadName, r.PathValue("version"))
 	if errors.Is(err, pad.ErrNoVersion) {
 		s.notFound(w, r)
 		return
@@ -336,17 +345,7 @@ func (s *Server) padVersion(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	pg, err := s.newPage(r, s.currentVisitor(r))
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	p, err := s.opts.Pads.Open(name)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	pg.PadName, pg.PadTitle, pg.PadHTML, pg.PadEmpty = name, p.Title(), html, strings.TrimSpace(text) == ""
+	pg.PadHTML, pg.PadEmpty = html, strings.TrimSpace(text) == ""
 	pg.Versions = []versionRow{{ID: v.ID, When: formatWhen(v.Time, pg.Lang), Author: s.authorName(v.Author, pg.Lang)}}
 	s.render(w, r, http.StatusOK, "version", pg)
 }

@@ -311,7 +311,7 @@ func (p *Pad) Name() string { return p.name }
 func (p *Pad) Apply(update []byte, author string, origin any) error {
 	// Check it decodes before it reaches the disk: the write-ahead log
 	// must only ever hold updates the pad can apply.
-	if _, err := ydoc.StateVectorFromUpdate(update); err != nil {
+	if err := ydoc.CheckUpdate(update); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -147,6 +147,16 @@ func (d *decoder) varint() (int64, error) {
 	return int64(n), nil
 }
 
+// fixed reads n bytes of a fixed-width number.
+func (d *decoder) fixed(n int) ([]byte, error) {
+	if d.remaining() < n {
+		return nil, d.errorf("truncated %d-byte number", n)
+	}
+	b := d.buf[d.pos : d.pos+n]
+	d.pos += n
+	return b, nil
+}
+
 func (d *decoder) bytes() ([]byte, error) {
 	n, err := d.length()
 	if err != nil {
@@ -219,26 +229,23 @@ func (d *decoder) readAny(depth int) (any, error) {
 	case 125:
 		return d.varint()
 	case 124:
-		if d.remaining() < 4 {
-			return nil, d.errorf("truncated float32")
+		b, err := d.fixed(4)
+		if err != nil {
+			return nil, err
 		}
-		v := math.Float32frombits(binary.BigEndian.Uint32(d.buf[d.pos:]))
-		d.pos += 4
-		return v, nil
+		return math.Float32frombits(binary.BigEndian.Uint32(b)), nil
 	case 123:
-		if d.remaining() < 8 {
-			return nil, d.errorf("truncated float64")
+		b, err := d.fixed(8)
+		if err != nil {
+			return nil, err
 		}
-		v := math.Float64frombits(binary.BigEndian.Uint64(d.buf[d.pos:]))
-		d.pos += 8
-		return v, nil
+		return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
 	case 122:
-		if d.remaining() < 8 {
-			return nil, d.errorf("truncated bigint")
+		b, err := d.fixed(8)
+		if err != nil {
+			return nil, err
 		}
-		v := int64(binary.BigEndian.Uint64(d.buf[d.pos:]))
-		d.pos += 8
-		return BigInt(v), nil
+		return BigInt(int64(binary.BigEndian.Uint64(b))), nil
 	case 121:
 		return false, nil
 	case 120:

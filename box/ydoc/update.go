@@ -199,17 +199,9 @@ func cmpClock(a, b uint64) int {
 // update twice changes nothing. A malformed update returns an error
 // wrapping ErrMalformed and leaves the document as it was.
 func (d *Doc) ApplyUpdate(update []byte) error {
-	dec := &decoder{buf: update}
-	refs, err := readStructs(dec)
+	refs, ds, err := decodeUpdate(update)
 	if err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	ds, err := readDeleteSet(dec)
-	if err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	if err := d.checkRefs(refs); err != nil {
-		return fmt.Errorf("update: %w", err)
+		return err
 	}
 	// Inside a local transaction too, what integrates here comes from
 	// elsewhere: position markers must not trust it.
@@ -221,10 +213,34 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 	return err
 }
 
+// CheckUpdate reports whether ApplyUpdate would accept update, without a
+// document: it decodes it whole and checks its references, as ApplyUpdate
+// does before it changes anything.
+func CheckUpdate(update []byte) error {
+	_, _, err := decodeUpdate(update)
+	return err
+}
+
+func decodeUpdate(update []byte) (map[uint64]*refList, deleteSet, error) {
+	dec := &decoder{buf: update}
+	refs, err := readStructs(dec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("update: %w", err)
+	}
+	ds, err := readDeleteSet(dec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("update: %w", err)
+	}
+	if err := checkRefs(refs); err != nil {
+		return nil, nil, fmt.Errorf("update: %w", err)
+	}
+	return refs, ds, nil
+}
+
 // checkRefs refuses, before anything changes, references that can never
 // be satisfied: an item whose origins lie in its own client's future
 // within the same update, which would otherwise wait forever.
-func (d *Doc) checkRefs(refs map[uint64]*refList) error {
+func checkRefs(refs map[uint64]*refList) error {
 	for client, rl := range refs {
 		for _, it := range rl.refs {
 			if it.kind != kindItem {

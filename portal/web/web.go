@@ -189,7 +189,7 @@ func (s *Server) Wrap(h http.Handler) http.Handler {
 	return s.observe(securityHeaders(h))
 }
 
-// SessionLength formats the visitor session length for the welcome page.
+// formatDuration writes the visitor session length for the welcome page.
 func formatDuration(d time.Duration, lang string) string {
 	h := int(d.Round(time.Hour) / time.Hour)
 	switch {

@@ -21,6 +21,7 @@
 package pad
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -347,7 +348,9 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 		s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.BucketPadWAL).Delete(key) })
 		return err
 	}
-	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: update})
+	// A copy of the exact size: the caller's buffer is often much larger
+	// (a websocket read), and a second of edits waits here.
+	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: bytes.Clone(update)})
 	p.walKeys = append(p.walKeys, key)
 	p.size += len(update)
 	if p.timer == nil {

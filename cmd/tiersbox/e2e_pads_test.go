@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -201,6 +202,10 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stock Yjs client (needs npm ci in scripts/yjs): %v\n%s", err, out)
 	}
+	// ... and it had received what the browsers typed.
+	if seen := nodeText(t, out); !strings.Contains(seen, people[0].words) || !strings.Contains(seen, people[1].words) {
+		t.Fatalf("the stock client lacks the browsers' words: %q", seen)
+	}
 	for i, ctx := range ctxs {
 		waitJS(t, ctx, people[i].nick+" sees the stock client's words", fmt.Sprintf(`window.tiersboxPad.text.toString().includes(%q)`, node))
 	}
@@ -252,5 +257,24 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 	if !strings.Contains(string(export), offline) || !strings.Contains(string(export), kept) {
 		t.Fatalf("the box lacks an offline edit: %q", export)
 	}
+	// A stock client that connects now receives the offline edits too.
+	out, err = exec.Command("node", filepath.Join(dir, "ws-client.mjs"), "ws://"+hostPort+"/ws/pads", "atelier-e2e").CombinedOutput()
+	if err != nil {
+		t.Fatalf("stock Yjs client: %v\n%s", err, out)
+	}
+	if seen := nodeText(t, out); seen != string(export) {
+		t.Fatalf("the stock client has %q, the box %q", seen, export)
+	}
 	d.stop(t, os.Interrupt)
+}
+
+// nodeText returns the text ws-client.mjs printed as its last line.
+func nodeText(t *testing.T, out []byte) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct{ Text *string }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.Text == nil {
+		t.Fatalf("stock Yjs client printed %q", out)
+	}
+	return *res.Text
 }

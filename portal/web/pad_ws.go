@@ -36,13 +36,14 @@ const (
 
 // upgrader keeps memory per connection small: hundreds of phones stay
 // connected, most of them idle. Write buffers are shared between writes.
-var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
+var upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
 
 // padHub holds the websocket rooms, one per open pad.
 type padHub struct {
-	mu     sync.Mutex
-	rooms  map[string]*room
-	closed bool
+	mu      sync.Mutex
+	rooms   map[string]*room
+	closed  bool
+	pinging chan struct{} // closed to stop the pinger; nil until the first room opens
 }
 
 type room struct {
@@ -70,34 +71,113 @@ type awareState struct {
 	owner *padConn
 }
 
+// padConn is one websocket. It has no goroutine of its own while it has
+// nothing to send: hundreds of phones stay connected to a box, mostly
+// idle, and each goroutine costs a stack. A writer goroutine runs only
+// while messages wait (see enqueue).
 type padConn struct {
 	ws      *websocket.Conn
-	send    chan []byte
-	done    chan struct{}
-	once    sync.Once
-	clients map[uint64]struct{} // awareness client IDs this connection announced
+	clients map[uint64]struct{} // awareness client IDs this connection announced, under the room's lock
+
+	mu      sync.Mutex
+	queue   [][]byte // messages waiting for the writer
+	ping    bool     // a ping waits for the writer
+	writing bool     // a writer goroutine is running
+	closed  bool
 	reason  string
 }
 
 // close ends the connection with a reason, once.
 func (c *padConn) close(code int, reason string) {
-	c.once.Do(func() {
-		c.reason = reason
-		msg := websocket.FormatCloseMessage(code, reason)
-		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-		close(c.done)
-		c.ws.Close()
-	})
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed, c.reason, c.queue = true, reason, nil
+	c.mu.Unlock()
+	msg := websocket.FormatCloseMessage(code, reason)
+	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	c.ws.Close()
 }
 
-// enqueue queues a message; a client too slow to take it is dropped, so
-// one stalled phone never slows the others.
+// enqueue queues a message and starts a writer if none runs; a client too
+// slow to take its messages is dropped, so one stalled phone never slows
+// the others.
 func (c *padConn) enqueue(m []byte) {
-	select {
-	case c.send <- m:
-	case <-c.done:
-	default:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) >= sendQueue {
+		c.mu.Unlock()
 		go c.close(websocket.ClosePolicyViolation, "too slow")
+		return
+	}
+	c.queue = append(c.queue, m)
+	c.startWriter()
+}
+
+// sendPing asks the writer to ping the client, which answers with a pong
+// that keeps its read deadline alive.
+func (c *padConn) sendPing() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.ping = true
+	c.startWriter()
+}
+
+// startWriter starts the writer unless it runs, and unlocks c.mu.
+func (c *padConn) startWriter() {
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.write()
+	}
+}
+
+// write sends what waits until nothing does, then ends.
+// applyShallow applies an update on a goroutine of its own and waits for
+// it. Decoding, integrating and storing an update needs a deep stack; run
+// on the connection's reader, that stack would stay with each of hundreds
+// of mostly idle connections, while a short-lived goroutine gives it back.
+func applyShallow(p *pad.Pad, update []byte, author string, c *padConn) error {
+	done := make(chan error, 1)
+	go func() { done <- p.Apply(update, author, c) }()
+	return <-done
+}
+
+func (c *padConn) write() {
+	for {
+		c.mu.Lock()
+		msgs, ping := c.queue, c.ping
+		c.queue, c.ping = nil, false
+		if c.closed || (len(msgs) == 0 && !ping) {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if ping {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		}
+		// Under load several updates wait for a client: merged into one,
+		// they cost one write instead of many.
+		for _, out := range coalesce(msgs) {
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, out); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		}
 	}
 }
 
@@ -113,13 +193,49 @@ func (h *padHub) join(p *pad.Pad) (*room, error) {
 		p.Listen(r.broadcast)
 		h.rooms[p.Name()] = r
 	}
+	if h.pinging == nil {
+		h.pinging = make(chan struct{})
+		go h.pingAll(h.pinging)
+	}
 	return r, nil
+}
+
+// pingAll pings every connection now and then, one timer for them all,
+// so that a phone gone without a word is noticed by its read deadline.
+func (h *padHub) pingAll(stop <-chan struct{}) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		rooms := make([]*room, 0, len(h.rooms))
+		for _, r := range h.rooms {
+			rooms = append(rooms, r)
+		}
+		h.mu.Unlock()
+		for _, r := range rooms {
+			r.mu.Lock()
+			conns := r.list()
+			r.mu.Unlock()
+			for _, c := range conns {
+				c.sendPing()
+			}
+		}
+	}
 }
 
 // closeAll closes every pad websocket (http.Server.Shutdown does not).
 func (h *padHub) closeAll() {
 	h.mu.Lock()
 	h.closed = true
+	if h.pinging != nil {
+		close(h.pinging)
+		h.pinging = nil
+	}
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
@@ -162,7 +278,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &padConn{ws: ws, send: make(chan []byte, sendQueue), done: make(chan struct{}), clients: make(map[uint64]struct{})}
+	c := &padConn{ws: ws, clients: make(map[uint64]struct{})}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
 	if !full {
@@ -173,8 +289,6 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		c.close(websocket.CloseTryAgainLater, closeFull)
 		return
 	}
-	defer s.leave(rm, c)
-	go c.writeLoop()
 
 	// Stock clients expect the server to start the sync, and to hear the
 	// others' awareness states at once.
@@ -182,6 +296,16 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	if m := rm.awarenessMessage(); m != nil {
 		c.enqueue(m)
 	}
+	// The reading goes on in a goroutine of its own so that this one
+	// returns, and net/http lets go of the request and its buffers, which
+	// a long-lived connection does not need.
+	go s.readPad(p, rm, c, author)
+}
+
+// readPad reads a connection's messages until it closes.
+func (s *Server) readPad(p *pad.Pad, rm *room, c *padConn, author string) {
+	defer s.leave(rm, c)
+	ws := c.ws
 	ws.SetReadLimit(maxPadMessage)
 	ws.SetReadDeadline(time.Now().Add(readWait))
 	ws.SetPongHandler(func(string) error { ws.SetReadDeadline(time.Now().Add(readWait)); return nil })
@@ -220,7 +344,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 				c.enqueue(encodeSync(syncStep2, diff))
 				continue
 			}
-			if err := p.Apply(m.payload, author, c); err != nil {
+			if err := applyShallow(p, m.payload, author, c); err != nil {
 				switch {
 				case errors.Is(err, ydoc.ErrMalformed):
 					c.close(websocket.CloseUnsupportedData, "malformed update")
@@ -229,7 +353,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 				case errors.Is(err, pad.ErrClosed):
 					c.close(websocket.CloseGoingAway, closeShuttingDown)
 				default:
-					s.logger.Error("storing a pad edit", "pad", name, "error", err)
+					s.logger.Error("storing a pad edit", "pad", p.Name(), "error", err)
 					c.close(websocket.CloseInternalServerErr, "the box could not store the edit")
 				}
 				return
@@ -245,49 +369,9 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (c *padConn) writeLoop() {
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case m := <-c.send:
-			// Under load several updates wait for a client: merged into
-			// one, they cost one write instead of many.
-			for _, out := range coalesce(m, c.send) {
-				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-				if err := c.ws.WriteMessage(websocket.BinaryMessage, out); err != nil {
-					c.close(websocket.CloseAbnormalClosure, "")
-					return
-				}
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		}
-	}
-}
-
-// maxCoalesce bounds how many queued messages one write takes.
-const maxCoalesce = 64
-
-// coalesce takes first and whatever else is already queued, and merges
-// runs of sync updates into single updates (Yjs updates merge without a
-// document); other messages keep their place.
-func coalesce(first []byte, queue chan []byte) [][]byte {
-	msgs := [][]byte{first}
-	for len(msgs) < maxCoalesce {
-		select {
-		case m := <-queue:
-			msgs = append(msgs, m)
-			continue
-		default:
-		}
-		break
-	}
+// coalesce merges runs of sync updates among msgs into single updates
+// (Yjs updates merge without a document); other messages keep their place.
+func coalesce(msgs [][]byte) [][]byte {
 	if len(msgs) == 1 {
 		return msgs
 	}

@@ -321,11 +321,12 @@ func TestCoalesce(t *testing.T) {
 		a.Text(pad.ContentName).Insert(a.Text(pad.ContentName).Len(), s)
 	}
 	aware := encodeAwareness([]awarenessEntry{{client: 1, clock: 1, state: "{}"}})
-	queue := make(chan []byte, 8)
-	queue <- encodeSync(syncUpdate, ups[1])
-	queue <- aware
-	queue <- encodeSync(syncUpdate, ups[2])
-	out := coalesce(encodeSync(syncUpdate, ups[0]), queue)
+	out := coalesce([][]byte{
+		encodeSync(syncUpdate, ups[0]),
+		encodeSync(syncUpdate, ups[1]),
+		aware,
+		encodeSync(syncUpdate, ups[2]),
+	})
 	if len(out) != 3 || !bytes.Equal(out[1], aware) {
 		t.Fatalf("got %d messages", len(out))
 	}

@@ -45,6 +45,13 @@ var (
 	// cached state.
 	BucketPadWAL   = []byte("pad_wal")
 	BucketPadCache = []byte("pad_cache")
+	// chat: each channel's messages in time order, derived from the
+	// journal, with its removals, mutes and channel settings.
+	BucketChat = []byte("chat")
+	// drive: each file's metadata, derived from the journal; and the
+	// uploads under way, so that a crash leaves nothing half-written.
+	BucketDrive        = []byte("drive")
+	BucketDriveUploads = []byte("drive_uploads")
 )
 
 var keySchemaVersion = []byte("schema_version")
@@ -64,23 +71,23 @@ type Migration func(tx *bolt.Tx) error
 // entry once released, since boxes in the field have run it.
 var migrations = []Migration{
 	// 1: the first schema.
-	func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{BucketSettings, BucketVisitors} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	},
+	createBuckets(BucketSettings, BucketVisitors),
 	// 2: the journal and the pads.
-	func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{BucketJournal, BucketJournalIndex, BucketPadWAL, BucketPadCache} {
+	createBuckets(BucketJournal, BucketJournalIndex, BucketPadWAL, BucketPadCache),
+	// 3: chat and drive.
+	createBuckets(BucketChat, BucketDrive, BucketDriveUploads),
+}
+
+// createBuckets is a migration that adds buckets.
+func createBuckets(names ...[]byte) Migration {
+	return func(tx *bolt.Tx) error {
+		for _, b := range names {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		return nil
-	},
+	}
 }
 
 // Options configure Open. The zero value is usable.

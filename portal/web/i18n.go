@@ -49,6 +49,20 @@ func translate(lang, key string, args ...any) string {
 	return msg
 }
 
+// addMessages adds a part's texts to the catalog; the larger parts of the
+// portal (chat, drive, admin) keep theirs in files of their own and call it
+// from init. A key defined twice is a mistake that panics at start.
+func addMessages(part map[string]map[string]string) {
+	for lang, msgs := range part {
+		for k, v := range msgs {
+			if _, dup := catalog[lang][k]; dup {
+				panic("i18n: message " + k + " defined twice")
+			}
+			catalog[lang][k] = v
+		}
+	}
+}
+
 // catalog holds every text of the portal. Keys are grouped by page. Each
 // language must have every key (TestCatalogComplete).
 var catalog = map[string]map[string]string{

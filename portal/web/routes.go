@@ -29,6 +29,8 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("POST /pads/{name}/restore", forms.Handler(http.HandlerFunc(s.padRestore)))
 		mux.HandleFunc("GET /ws/pads/{name}", s.padWS)
 	}
+	s.adminRoutes(mux, forms)
+	s.chatRoutes(mux, forms)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"tiersbox/box/chat"
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
 	"tiersbox/box/metrics"
@@ -106,6 +107,10 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	if err != nil {
 		return err
 	}
+	chats, err := chat.New(st, jnl, chat.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
 	// Pads flush their last second of edits to the journal before the
 	// database closes (deferred calls run last-in, first-out).
 	defer func() {
@@ -180,7 +185,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
-		Pads: pads, Metrics: reg, Version: versionString(), Logger: logger,
+		Pads: pads, Chat: chats, Metrics: reg, Version: versionString(), Logger: logger,
 	})
 	if err != nil {
 		return err

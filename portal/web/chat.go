@@ -1,7 +1,501 @@
 package web
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"tiersbox/box/chat"
+)
+
+func init() { pageNames = append(pageNames, "chats", "chat") }
 
 // chatRoutes declares the chat pages and websocket.
 func (s *Server) chatRoutes(mux *http.ServeMux, forms *http.CrossOriginProtection) {
+	if s.opts.Chat == nil {
+		return
+	}
+	mux.HandleFunc("GET /chat", s.chatList)
+	mux.HandleFunc("GET /chat/{channel}", s.chatShow)
+	mux.Handle("POST /chat/{channel}", forms.Handler(http.HandlerFunc(s.chatPost)))
+	mux.Handle("POST /chat/{channel}/delete", forms.Handler(http.HandlerFunc(s.chatDelete)))
+	mux.HandleFunc("GET /ws/chat/{channel}", s.chatWS)
+}
+
+// chatView is what the chat templates show.
+type chatView struct {
+	Channels []chat.Channel
+	Channel  string
+	Messages []chatMessage // oldest first, the newest next to the form
+	Older    string        // cursor of the previous page
+	Newer    bool          // this is not the most recent page
+	Text     string        // what the visitor typed, kept after an error
+	CanPost  bool
+	Archived bool
+}
+
+// chatMessage is a message as pages and JSON show it. It never carries
+// the author's pseudonym: that is the visitor's session ID.
+type chatMessage struct {
+	ID    string     `json:"id"`
+	Time  string     `json:"time"`  // RFC 3339, UTC
+	Local string     `json:"local"` // the venue's local time, as shown
+	Nick  string     `json:"nick"`
+	Text  string     `json:"text"`
+	Mine  bool       `json:"mine,omitempty"`
+	Parts []textPart `json:"-"`
+}
+
+// textPart is a piece of a message: plain text, or a link when URL is set.
+type textPart struct {
+	Text string
+	URL  string
+}
+
+// linkPattern finds web addresses to make clickable. Only http and https:
+// a "javascript:" or "data:" address stays text.
+var linkPattern = regexp.MustCompile(`https?://[^\s<>"'` + "`" + `]+[^\s<>"'` + "`" + `.,;:!?)\]]`)
+
+// linkify splits text into plain parts and links; html/template escapes
+// each, so nothing a visitor writes becomes markup.
+func linkify(text string) []textPart {
+	var parts []textPart
+	last := 0
+	for _, m := range linkPattern.FindAllStringIndex(text, -1) {
+		if m[0] > last {
+			parts = append(parts, textPart{Text: text[last:m[0]]})
+		}
+		parts = append(parts, textPart{Text: text[m[0]:m[1]], URL: text[m[0]:m[1]]})
+		last = m[1]
+	}
+	if last < len(text) {
+		parts = append(parts, textPart{Text: text[last:]})
+	}
+	return parts
+}
+
+func (s *Server) viewMessage(m chat.Message, lang, me string) chatMessage {
+	when := m.Time.Wall()
+	return chatMessage{
+		ID:    m.ID,
+		Time:  when.UTC().Format(time.RFC3339),
+		Local: formatChatTime(when, lang),
+		Nick:  m.Nick,
+		Text:  m.Text,
+		Parts: linkify(m.Text),
+		Mine:  me != "" && m.Author == me,
+	}
+}
+
+// formatChatTime shows the venue's local time: the hour for today, the
+// date too for older messages.
+func formatChatTime(t time.Time, lang string) string {
+	t = t.Local()
+	if y, m, d := time.Now().Local().Date(); t.Year() == y && t.Month() == m && t.Day() == d {
+		return t.Format("15:04")
+	}
+	return formatWhen(t, lang)
+}
+
+func (s *Server) chatList(w http.ResponseWriter, r *http.Request) {
+	p, err := s.newPage(r, s.currentVisitor(r))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	list, err := s.opts.Chat.Channels(false)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p.Chat = &chatView{Channels: list}
+	s.render(w, r, http.StatusOK, "chats", p)
+}
+
+// channelOf reads the channel of a request, answering 400 or 404 itself
+// when there is none.
+func (s *Server) channelOf(w http.ResponseWriter, r *http.Request, name string) (chat.Channel, bool) {
+	ch, err := s.opts.Chat.Channel(name)
+	switch {
+	case errors.Is(err, chat.ErrBadName):
+		s.renderError(w, r, http.StatusBadRequest, "error.channelname")
+		return ch, false
+	case errors.Is(err, chat.ErrNoChannel):
+		s.renderError(w, r, http.StatusNotFound, "error.nochannel")
+		return ch, false
+	case err != nil:
+		s.serverError(w, r, err)
+		return ch, false
+	}
+	return ch, true
+}
+
+// chatShow serves a channel's page, or its history as .json or .txt.
+func (s *Server) chatShow(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	if base, ok := strings.CutSuffix(name, ".json"); ok {
+		s.chatJSON(w, r, base)
+		return
+	}
+	if base, ok := strings.CutSuffix(name, ".txt"); ok {
+		s.chatText(w, r, base)
+		return
+	}
+	s.chatPage(w, r, name, http.StatusOK, "", "")
+}
+
+// chatPage renders a channel, with an error and the visitor's text when a
+// post was refused.
+func (s *Server) chatPage(w http.ResponseWriter, r *http.Request, name string, status int, errMsg, text string) {
+	ch, ok := s.channelOf(w, r, name)
+	if !ok {
+		return
+	}
+	v := s.currentVisitor(r)
+	p, err := s.newPage(r, v)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	before := r.URL.Query().Get("before")
+	page, err := s.opts.Chat.History(ch.Name, before, 50)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	me := ""
+	if v != nil {
+		me = v.ID
+	}
+	view := &chatView{Channel: ch.Name, Older: page.Older, Newer: before != "", Text: text, CanPost: v != nil && !ch.Archived, Archived: ch.Archived}
+	for i := len(page.Messages) - 1; i >= 0; i-- {
+		view.Messages = append(view.Messages, s.viewMessage(page.Messages[i], p.Lang, me))
+	}
+	p.Chat = view
+	p.Error = errMsg
+	s.render(w, r, status, "chat", p)
+}
+
+// chatErrors maps the chat's errors to a status and a message key.
+var chatErrors = []struct {
+	err    error
+	status int
+	key    string
+}{
+	{chat.ErrEmpty, http.StatusBadRequest, "chat.error.empty"},
+	{chat.ErrTooLong, http.StatusRequestEntityTooLarge, "chat.error.toolong"},
+	{chat.ErrBadText, http.StatusBadRequest, "chat.error.badtext"},
+	{chat.ErrTooFast, http.StatusTooManyRequests, "chat.error.toofast"},
+	{chat.ErrMuted, http.StatusForbidden, "chat.error.muted"},
+	{chat.ErrArchived, http.StatusForbidden, "chat.error.archived"},
+	{chat.ErrNotYours, http.StatusForbidden, "chat.error.notyours"},
+	{chat.ErrNoMessage, http.StatusNotFound, "chat.error.nomessage"},
+}
+
+func chatError(err error) (int, string) {
+	for _, e := range chatErrors {
+		if errors.Is(err, e.err) {
+			return e.status, e.key
+		}
+	}
+	return http.StatusInternalServerError, "error.internal"
+}
+
+// wantsJSON reports whether the page's script made the request, so that
+// it gets JSON rather than a redirect.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// chatPost posts a message: the form without JavaScript (a redirect back
+// to the channel), or the page's script (JSON).
+func (s *Server) chatPost(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	if _, ok := s.channelOf(w, r, name); !ok {
+		return
+	}
+	lang := pickLang(r)
+	v := s.currentVisitor(r)
+	if v == nil {
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": translate(lang, "chat.error.enter")})
+			return
+		}
+		s.renderError(w, r, http.StatusForbidden, "chat.error.enter")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4*chat.MaxText+1024)
+	text := r.PostFormValue("text")
+	m, err := s.opts.Chat.Post(name, v.ID, v.Nickname, text)
+	if err != nil {
+		status, key := chatError(err)
+		if status == http.StatusInternalServerError {
+			s.logger.Error("posting a message", "channel", name, "error", err)
+		}
+		if wantsJSON(r) {
+			writeJSON(w, status, map[string]string{"error": translate(lang, key)})
+			return
+		}
+		s.chatPage(w, r, name, status, translate(lang, key), text)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, s.viewMessage(m, lang, v.ID))
+		return
+	}
+	http.Redirect(w, r, "/chat/"+url.PathEscape(name)+"#chat-form", http.StatusSeeOther)
+}
+
+// chatDelete deletes a visitor's own message.
+func (s *Server) chatDelete(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	if _, ok := s.channelOf(w, r, name); !ok {
+		return
+	}
+	v := s.currentVisitor(r)
+	id := r.PostFormValue("id")
+	var err error
+	switch {
+	case v == nil:
+		err = chat.ErrNotYours
+	default:
+		err = s.opts.Chat.Delete(id, v.ID)
+	}
+	if err != nil {
+		status, key := chatError(err)
+		if wantsJSON(r) {
+			writeJSON(w, status, map[string]string{"error": translate(pickLang(r), key)})
+			return
+		}
+		s.renderError(w, r, status, key)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"deleted": id})
+		return
+	}
+	http.Redirect(w, r, "/chat/"+url.PathEscape(name), http.StatusSeeOther)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// chatJSON serves a page of history, most recent first, with the cursor
+// of the next (older) page: /chat/CHANNEL.json?before=CURSOR&limit=N.
+func (s *Server) chatJSON(w http.ResponseWriter, r *http.Request, name string) {
+	ch, ok := s.channelOf(w, r, name)
+	if !ok {
+		return
+	}
+	limit := 50
+	fmt.Sscan(r.URL.Query().Get("limit"), &limit)
+	page, err := s.opts.Chat.History(ch.Name, r.URL.Query().Get("before"), limit)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	lang, me := pickLang(r), ""
+	if v := s.currentVisitor(r); v != nil {
+		me = v.ID
+	}
+	out := struct {
+		Channel  string        `json:"channel"`
+		Archived bool          `json:"archived,omitempty"`
+		Messages []chatMessage `json:"messages"`
+		Older    string        `json:"older,omitempty"`
+	}{Channel: ch.Name, Archived: ch.Archived, Messages: []chatMessage{}, Older: page.Older}
+	for _, m := range page.Messages {
+		out.Messages = append(out.Messages, s.viewMessage(m, lang, me))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// chatText serves the whole channel as a plain-text transcript, oldest
+// first, in the venue's local time.
+func (s *Server) chatText(w http.ResponseWriter, r *http.Request, name string) {
+	ch, ok := s.channelOf(w, r, name)
+	if !ok {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", ch.Name)
+	err := s.opts.Chat.All(ch.Name, func(m chat.Message) error {
+		text := strings.ReplaceAll(m.Text, "\n", "\n    ")
+		fmt.Fprintf(&b, "[%s] %s: %s\n", m.Time.Wall().Local().Format("2006-01-02 15:04"), m.Nick, text)
+		return nil
+	})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+asciiName(ch.Name)+`.txt"; filename*=UTF-8''`+url.PathEscape(ch.Name)+".txt")
+	w.Write([]byte(b.String()))
+}
+
+// asciiName keeps the ASCII letters, digits, - and _ of a name, for the
+// old filename parameter.
+func asciiName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r < 128 && (r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// chatHub holds the channels' websockets, one room per open channel.
+type chatHub struct {
+	mu       sync.Mutex
+	channels map[string]*chatRoom
+	closed   bool
+}
+
+type chatRoom struct {
+	conns map[*chatConn]struct{}
+	stop  func()
+}
+
+type chatConn struct {
+	*wsConn
+	me   string // the visitor's ID, to mark their own messages
+	lang string
+}
+
+// chatEvent is what a channel's websocket sends: {"type":"post",
+// "message":{…}}, {"type":"remove","id":…} or {"type":"clear"}.
+type chatEvent struct {
+	Type    string       `json:"type"`
+	Message *chatMessage `json:"message,omitempty"`
+	ID      string       `json:"id,omitempty"`
+}
+
+// chatWS sends a channel's changes as they happen. Visitors post over
+// HTTP (the form, or the page's script): the socket only listens.
+func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	if _, ok := s.channelOf(w, r, name); !ok {
+		return
+	}
+	me := ""
+	if v := s.currentVisitor(r); v != nil {
+		me = v.ID
+	}
+	lang := pickLang(r)
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	c := &chatConn{wsConn: newWSConn(ws, websocket.TextMessage, nil), me: me, lang: lang}
+	if !s.chatHub.join(s, name, c) {
+		c.close(websocket.CloseGoingAway, closeShuttingDown)
+		return
+	}
+	go func() {
+		defer s.chatHub.leave(name, c)
+		ws.SetReadLimit(512)
+		ws.SetReadDeadline(time.Now().Add(readWait))
+		ws.SetPongHandler(func(string) error { ws.SetReadDeadline(time.Now().Add(readWait)); return nil })
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				c.close(websocket.CloseNormalClosure, "")
+				return
+			}
+			ws.SetReadDeadline(time.Now().Add(readWait))
+		}
+	}()
+}
+
+func (h *chatHub) join(s *Server, channel string, c *chatConn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	rm, ok := h.channels[channel]
+	if !ok {
+		rm = &chatRoom{conns: make(map[*chatConn]struct{})}
+		rm.stop = s.opts.Chat.Subscribe(channel, func(e chat.Event) { h.broadcast(s, channel, e) })
+		h.channels[channel] = rm
+	}
+	rm.conns[c] = struct{}{}
+	return true
+}
+
+func (h *chatHub) leave(channel string, c *chatConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rm, ok := h.channels[channel]
+	if !ok {
+		return
+	}
+	delete(rm.conns, c)
+	if len(rm.conns) == 0 {
+		rm.stop()
+		delete(h.channels, channel)
+	}
+}
+
+// broadcast encodes an event once per language and ownership, and queues
+// it on every connection of the channel.
+func (h *chatHub) broadcast(s *Server, channel string, e chat.Event) {
+	h.mu.Lock()
+	rm, ok := h.channels[channel]
+	var conns []*chatConn
+	if ok {
+		conns = make([]*chatConn, 0, len(rm.conns))
+		for c := range rm.conns {
+			conns = append(conns, c)
+		}
+	}
+	h.mu.Unlock()
+	encoded := make(map[[2]string][]byte)
+	for _, c := range conns {
+		key := [2]string{c.lang, ""}
+		if e.Type == "post" && c.me != "" && e.Message.Author == c.me {
+			key[1] = "mine"
+		}
+		msg, ok := encoded[key]
+		if !ok {
+			ev := chatEvent{Type: e.Type, ID: e.ID}
+			if e.Type == "post" {
+				m := s.viewMessage(e.Message, c.lang, c.me)
+				ev.Message = &m
+			}
+			msg, _ = json.Marshal(ev)
+			encoded[key] = msg
+		}
+		c.enqueue(msg)
+	}
+}
+
+// closeAll closes every chat websocket (http.Server.Shutdown does not).
+func (h *chatHub) closeAll() {
+	h.mu.Lock()
+	h.closed = true
+	var conns []*chatConn
+	for _, rm := range h.channels {
+		for c := range rm.conns {
+			conns = append(conns, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close(websocket.CloseGoingAway, closeShuttingDown)
+	}
 }

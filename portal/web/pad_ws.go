@@ -40,10 +40,9 @@ var upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, Wr
 
 // padHub holds the websocket rooms, one per open pad.
 type padHub struct {
-	mu      sync.Mutex
-	rooms   map[string]*room
-	closed  bool
-	pinging chan struct{} // closed to stop the pinger; nil until the first room opens
+	mu     sync.Mutex
+	rooms  map[string]*room
+	closed bool
 }
 
 type room struct {
@@ -71,114 +70,10 @@ type awareState struct {
 	owner *padConn
 }
 
-// padConn is one websocket. It has no goroutine of its own while it has
-// nothing to send: hundreds of phones stay connected to a box, mostly
-// idle, and each goroutine costs a stack. A writer goroutine runs only
-// while messages wait (see enqueue).
+// padConn is one pad websocket.
 type padConn struct {
-	ws      *websocket.Conn
+	*wsConn
 	clients map[uint64]struct{} // awareness client IDs this connection announced, under the room's lock
-
-	mu      sync.Mutex
-	queue   [][]byte // messages waiting for the writer
-	ping    bool     // a ping waits for the writer
-	writing bool     // a writer goroutine is running
-	closed  bool
-	reason  string
-}
-
-// close ends the connection with a reason, once.
-func (c *padConn) close(code int, reason string) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.closed, c.reason, c.queue = true, reason, nil
-	c.mu.Unlock()
-	msg := websocket.FormatCloseMessage(code, reason)
-	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-	c.ws.Close()
-}
-
-// enqueue queues a message and starts a writer if none runs; a client too
-// slow to take its messages is dropped, so one stalled phone never slows
-// the others.
-func (c *padConn) enqueue(m []byte) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	if len(c.queue) >= sendQueue {
-		c.mu.Unlock()
-		go c.close(websocket.ClosePolicyViolation, "too slow")
-		return
-	}
-	c.queue = append(c.queue, m)
-	c.startWriter()
-}
-
-// sendPing asks the writer to ping the client, which answers with a pong
-// that keeps its read deadline alive.
-func (c *padConn) sendPing() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.ping = true
-	c.startWriter()
-}
-
-// startWriter starts the writer unless it runs, and unlocks c.mu.
-func (c *padConn) startWriter() {
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		go c.write()
-	}
-}
-
-// write sends what waits until nothing does, then ends.
-// applyShallow applies an update on a goroutine of its own and waits for
-// it. Decoding, integrating and storing an update needs a deep stack; run
-// on the connection's reader, that stack would stay with each of hundreds
-// of mostly idle connections, while a short-lived goroutine gives it back.
-func applyShallow(p *pad.Pad, update []byte, author string, c *padConn) error {
-	done := make(chan error, 1)
-	go func() { done <- p.Apply(update, author, c) }()
-	return <-done
-}
-
-func (c *padConn) write() {
-	for {
-		c.mu.Lock()
-		msgs, ping := c.queue, c.ping
-		c.queue, c.ping = nil, false
-		if c.closed || (len(msgs) == 0 && !ping) {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-		if ping {
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		}
-		// Under load several updates wait for a client: merged into one,
-		// they cost one write instead of many.
-		for _, out := range coalesce(msgs) {
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, out); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		}
-	}
 }
 
 func (h *padHub) join(p *pad.Pad) (*room, error) {
@@ -193,49 +88,13 @@ func (h *padHub) join(p *pad.Pad) (*room, error) {
 		p.Listen(r.broadcast)
 		h.rooms[p.Name()] = r
 	}
-	if h.pinging == nil {
-		h.pinging = make(chan struct{})
-		go h.pingAll(h.pinging)
-	}
 	return r, nil
-}
-
-// pingAll pings every connection now and then, one timer for them all,
-// so that a phone gone without a word is noticed by its read deadline.
-func (h *padHub) pingAll(stop <-chan struct{}) {
-	t := time.NewTicker(pingEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		h.mu.Lock()
-		rooms := make([]*room, 0, len(h.rooms))
-		for _, r := range h.rooms {
-			rooms = append(rooms, r)
-		}
-		h.mu.Unlock()
-		for _, r := range rooms {
-			r.mu.Lock()
-			conns := r.list()
-			r.mu.Unlock()
-			for _, c := range conns {
-				c.sendPing()
-			}
-		}
-	}
 }
 
 // closeAll closes every pad websocket (http.Server.Shutdown does not).
 func (h *padHub) closeAll() {
 	h.mu.Lock()
 	h.closed = true
-	if h.pinging != nil {
-		close(h.pinging)
-		h.pinging = nil
-	}
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
@@ -278,7 +137,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &padConn{ws: ws, clients: make(map[uint64]struct{})}
+	c := &padConn{wsConn: newWSConn(ws, websocket.BinaryMessage, coalesce), clients: make(map[uint64]struct{})}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
 	if !full {
@@ -367,6 +226,16 @@ func (s *Server) readPad(p *pad.Pad, rm *room, c *padConn, author string) {
 			}
 		}
 	}
+}
+
+// applyShallow applies an update on a goroutine of its own and waits for
+// it. Decoding, integrating and storing an update needs a deep stack; run
+// on the connection's reader, that stack would stay with each of hundreds
+// of mostly idle connections, while a short-lived goroutine gives it back.
+func applyShallow(p *pad.Pad, update []byte, author string, c *padConn) error {
+	done := make(chan error, 1)
+	go func() { done <- p.Apply(update, author, c) }()
+	return <-done
 }
 
 // coalesce merges runs of sync updates among msgs into single updates
@@ -490,6 +359,9 @@ func (s *Server) leave(rm *room, c *padConn) {
 	}
 }
 
-// CloseWebsockets closes every pad connection with a reason; cmd registers
+// CloseWebsockets closes every pad and chat connection with a reason; cmd registers
 // it with http.Server.RegisterOnShutdown.
-func (s *Server) CloseWebsockets() { s.padHub.closeAll() }
+func (s *Server) CloseWebsockets() {
+	s.padHub.closeAll()
+	s.chatHub.closeAll()
+}

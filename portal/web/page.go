@@ -23,6 +23,7 @@ type page struct {
 	Addresses []string
 	Version   string
 	HasPads   bool
+	HasChat   bool
 
 	// Page-specific fields; unused ones stay empty.
 	Rules         []string
@@ -39,6 +40,9 @@ type page struct {
 	PadHTML  template.HTML
 	PadEmpty bool
 	Versions []versionRow
+
+	// Chat.
+	Chat *chatView
 }
 
 type langLink struct {
@@ -93,6 +97,7 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 		Addresses: s.opts.Addresses,
 		Version:   s.opts.Version,
 		HasPads:   s.opts.Pads != nil,
+		HasChat:   s.opts.Chat != nil,
 	}
 	for _, code := range []string{"fr", "en"} {
 		p.Langs = append(p.Langs, langLink{Code: code, Name: translate(code, "lang.name"), Current: code == lang})

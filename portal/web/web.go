@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"tiersbox/box/chat"
 	"tiersbox/box/metrics"
 	"tiersbox/box/pad"
 	"tiersbox/box/store"
@@ -56,6 +57,8 @@ type Options struct {
 	// Pads holds the pads. nil means no pads (the pad pages then answer
 	// 404).
 	Pads *pad.Service
+	// Chat holds the channels. nil means no chat.
+	Chat *chat.Service
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger
@@ -73,7 +76,8 @@ type Server struct {
 	requests *metrics.CounterVec
 	entered  *metrics.Counter
 
-	padHub padHub
+	padHub  padHub
+	chatHub chatHub
 }
 
 type staticFile struct {
@@ -94,7 +98,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = new(metrics.Registry)
 	}
-	s := &Server{opts: opts, logger: opts.Logger, padHub: padHub{rooms: make(map[string]*room)}}
+	s := &Server{opts: opts, logger: opts.Logger, padHub: padHub{rooms: make(map[string]*room)}, chatHub: chatHub{channels: make(map[string]*chatRoom)}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

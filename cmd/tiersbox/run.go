@@ -21,6 +21,7 @@ import (
 	"tiersbox/box/metrics"
 	"tiersbox/box/pad"
 	"tiersbox/box/settings"
+	"tiersbox/box/staff"
 	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 	"tiersbox/portal/captive"
@@ -121,6 +122,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 
 	reg := new(metrics.Registry)
 	visitors := visitor.New(st, visitor.Options{SessionLength: cfg.Portal.Session.Duration, Logger: logger})
+	staffLogin := staff.New(st, staff.Options{Logger: logger})
 	neighbours := captive.Neighbours{}
 
 	// Bind the sockets before printing anything, so that the addresses
@@ -185,7 +187,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
-		Pads: pads, Chat: chats, Metrics: reg, Version: versionString(), Logger: logger,
+		Pads: pads, Chat: chats, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -43,6 +43,8 @@ type page struct {
 
 	// Chat.
 	Chat *chatView
+
+	Admin *adminPage // the staff pages (admin.go)
 }
 
 type langLink struct {

@@ -28,6 +28,7 @@ import (
 	"tiersbox/box/chat"
 	"tiersbox/box/metrics"
 	"tiersbox/box/pad"
+	"tiersbox/box/staff"
 	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 )
@@ -59,6 +60,9 @@ type Options struct {
 	Pads *pad.Service
 	// Chat holds the channels. nil means no chat.
 	Chat *chat.Service
+	// Staff logs staff in for the /admin pages. nil means a service over
+	// Store with default options.
+	Staff *staff.Service
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger
@@ -97,6 +101,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = new(metrics.Registry)
+	}
+	if opts.Staff == nil {
+		opts.Staff = staff.New(opts.Store, staff.Options{Logger: opts.Logger})
 	}
 	s := &Server{opts: opts, logger: opts.Logger, padHub: padHub{rooms: make(map[string]*room)}, chatHub: chatHub{channels: make(map[string]*chatRoom)}}
 	if s.logger == nil {

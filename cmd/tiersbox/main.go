@@ -53,6 +53,7 @@ func commands() []command {
 	return []command{
 		{"run", "run the box (the default when no subcommand is given)", cmdRun},
 		{"init", "create the data folder, the box identity and the staff password", cmdInit},
+		{"admin-password", "set a new staff password and log every staff session out (box stopped)", cmdAdminPassword},
 		{"id", "print the box's device ID, for linking it to other boxes", cmdID},
 		{"network-config", "write the Raspberry Pi's WiFi, DHCP and firewall configuration", cmdNetworkConfig},
 		{"version", "print the version", cmdVersion},

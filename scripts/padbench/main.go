@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -23,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tiersbox/box/ydoc"
+	"tiersbox/scripts/internal/proc"
 )
 
 type result struct {
@@ -77,7 +77,7 @@ var (
 func run(url, server string, pid, n, perPad int, rate float64, duration time.Duration) (result, error) {
 	pads := (n + perPad - 1) / perPad
 	res := result{Server: server, Clients: n, Pads: pads, Rate: rate}
-	cpu0 := cpuSeconds(pid)
+	cpu0 := proc.CPUSeconds(pid)
 	var cs []*client
 	var failed atomic.Int64
 	for i := range n {
@@ -167,8 +167,8 @@ func run(url, server string, pid, n, perPad int, rate float64, duration time.Dur
 		res.P99ms = lats[len(lats)*99/100]
 	}
 	latMu.Unlock()
-	res.CPUSeconds = cpuSeconds(pid) - cpu0
-	res.PeakRSSBytes = peakRSS(pid)
+	res.CPUSeconds = proc.CPUSeconds(pid) - cpu0
+	res.PeakRSSBytes = proc.PeakRSS(pid)
 	return res, nil
 }
 
@@ -219,37 +219,4 @@ func tokens(msg []byte) []string {
 		}
 	}
 	return out
-}
-
-// cpuSeconds reads a process's user and system time from /proc.
-func cpuSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100
-}
-
-// peakRSS reads a process's peak resident memory (VmHWM).
-func peakRSS(pid int) int64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }

@@ -164,8 +164,12 @@ func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
 // alphabet, lower case), digits, - and _, at most MaxName characters, in
 // NFC. Pad side channels follow the same rule.
 func ValidName(name string) bool {
-	// A pad's side channel is its name, up to 64 characters, after "pad-".
-	if name == "" || utf8.RuneCountInString(name) > MaxName+len(PadPrefix) || !norm.NFC.IsNormalString(name) {
+	// A pad's side channel is "pad-" and the pad's name, which follows the
+	// pads' rule.
+	if rest, ok := strings.CutPrefix(name, PadPrefix); ok && padName(rest) {
+		return true
+	}
+	if name == "" || utf8.RuneCountInString(name) > MaxName || !norm.NFC.IsNormalString(name) {
 		return false
 	}
 	for _, r := range name {

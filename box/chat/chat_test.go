@@ -205,7 +205,7 @@ func TestChannels(t *testing.T) {
 			t.Errorf("create %q: %v", bad, err)
 		}
 	}
-	if _, err := tb.chat.Post("pad-atelier-1", "id-ana", "Ana", "côté pad"); err != nil {
+	if _, err := tb.chat.Post("pad-Atelier_1", "id-ana", "Ana", "côté pad"); err != nil {
 		t.Fatalf("a pad's side channel: %v", err)
 	}
 	if err := tb.chat.Archive("ateliers", "staff"); err != nil {

@@ -34,6 +34,7 @@ func (s *Server) chatRoutes(mux *http.ServeMux, forms *http.CrossOriginProtectio
 type chatView struct {
 	Channels []chat.Channel
 	Channel  string
+	Pad      string        // the pad whose side channel this is, if it is one
 	Messages []chatMessage // oldest first, the newest next to the form
 	Older    string        // cursor of the previous page
 	Newer    bool          // this is not the most recent page
@@ -178,6 +179,10 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request, name string, s
 	view := &chatView{Channel: ch.Name, Older: page.Older, Newer: before != "", Text: text, CanPost: v != nil && !ch.Archived, Archived: ch.Archived}
 	for i := len(page.Messages) - 1; i >= 0; i-- {
 		view.Messages = append(view.Messages, s.viewMessage(page.Messages[i], p.Lang, me))
+	}
+	view.Pad, _ = strings.CutPrefix(ch.Name, chat.PadPrefix)
+	if view.Pad == ch.Name {
+		view.Pad = ""
 	}
 	p.Chat = view
 	p.Error = errMsg

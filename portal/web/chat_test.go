@@ -319,3 +319,20 @@ func TestChatWebsocket(t *testing.T) {
 }
 
 const generalWS = "/ws/chat/g%C3%A9n%C3%A9ral"
+
+// TestPadSideChannel: every pad has a channel of its own, which links back
+// to the pad.
+func TestPadSideChannel(t *testing.T) {
+	hs, _ := newChatServer(t)
+	ana := newPerson(t, hs, "Ana")
+	if res, _ := ana.post("/chat/pad-Atelier_1", url.Values{"text": {"sur le pad"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("posting in a pad's channel: %d", res.StatusCode)
+	}
+	res, body := ana.get("/chat/pad-Atelier_1")
+	if res.StatusCode != 200 || !strings.Contains(body, `href="/pads/Atelier_1"`) || !strings.Contains(body, "sur le pad") {
+		t.Fatalf("%d\n%s", res.StatusCode, body)
+	}
+	if res, _ := ana.get("/chat/pad-no%20pad"); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a pad channel with a bad pad name: %d", res.StatusCode)
+	}
+}

@@ -29,6 +29,8 @@ func init() {
 			"chat.error.enter":     "Choisissez d’abord un pseudo sur la page d’accueil.",
 			"error.channelname":    "Ce nom de salon n’est pas valide : lettres, chiffres, - et _, 64 caractères au plus.",
 			"error.nochannel":      "Ce salon n’existe pas.",
+			"pad.chat":             "Discuter de ce pad",
+			"chat.pad":             "Revenir au pad %s",
 		},
 		"en": {
 			"chat.open":            "Open the channels",
@@ -57,6 +59,8 @@ func init() {
 			"chat.error.enter":     "Choose a nickname on the welcome page first.",
 			"error.channelname":    "This channel name is not valid: letters, digits, - and _, at most 64 characters.",
 			"error.nochannel":      "This channel does not exist.",
+			"pad.chat":             "Talk about this pad",
+			"chat.pad":             "Back to the pad %s",
 		},
 	})
 }

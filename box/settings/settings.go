@@ -25,6 +25,9 @@ type Settings struct {
 	// AdminPasswordHash is an argon2id PHC string (see box/password);
 	// empty until `tiersbox init` sets it.
 	AdminPasswordHash string `json:"admin_password_hash,omitempty"`
+	// ChatOff closes every channel to new messages (staff turn the chat
+	// off for the venue); what was written stays readable.
+	ChatOff bool `json:"chat_off,omitempty"`
 }
 
 // DefaultVenue names a box whose staff have not named it yet.

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tiersbox/box/chat"
+	"tiersbox/box/settings"
 )
 
 func init() { pageNames = append(pageNames, "chats", "chat") }
@@ -28,6 +29,15 @@ func (s *Server) chatRoutes(mux *http.ServeMux, forms *http.CrossOriginProtectio
 	mux.Handle("POST /chat/{channel}", forms.Handler(http.HandlerFunc(s.chatPost)))
 	mux.Handle("POST /chat/{channel}/delete", forms.Handler(http.HandlerFunc(s.chatDelete)))
 	mux.HandleFunc("GET /ws/chat/{channel}", s.chatWS)
+	// Staff moderate: every action is a journal entry, so it reaches the
+	// linked boxes too.
+	staff := func(h http.HandlerFunc) http.Handler { return s.requireStaff(forms.Handler(h)) }
+	mux.Handle("POST /chat", staff(s.chatCreate))
+	mux.Handle("POST /chat/{channel}/archive", staff(s.chatArchive))
+	mux.Handle("POST /chat/{channel}/clear", staff(s.chatClear))
+	mux.Handle("POST /chat/{channel}/remove", staff(s.chatRemove))
+	mux.Handle("POST /chat/{channel}/mute", staff(s.chatMute))
+	mux.Handle("POST /chat/switch", staff(s.chatSwitch))
 }
 
 // chatView is what the chat templates show.
@@ -41,7 +51,18 @@ type chatView struct {
 	Text     string        // what the visitor typed, kept after an error
 	CanPost  bool
 	Archived bool
+	Staff    bool // show the moderation buttons
+	Off      bool // staff turned the chat off
+	Mutes    []muteChoice
 }
+
+// muteChoice is one of the lengths staff can mute a nickname for.
+type muteChoice struct {
+	Minutes int
+	Key     string
+}
+
+var muteChoices = []muteChoice{{15, "chat.mute.15"}, {60, "chat.mute.60"}, {24 * 60, "chat.mute.day"}}
 
 // chatMessage is a message as pages and JSON show it. It never carries
 // the author's pseudonym: that is the visitor's session ID.
@@ -117,7 +138,14 @@ func (s *Server) chatList(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	p.Chat = &chatView{Channels: list}
+	p.Chat = &chatView{Channels: list, Staff: s.isStaff(r), Off: p.Settings.ChatOff}
+	if p.Chat.Staff {
+		// Staff see the archived channels too, to read them or reopen them.
+		if p.Chat.Channels, err = s.opts.Chat.Channels(true); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, http.StatusOK, "chats", p)
 }
 
@@ -176,7 +204,8 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request, name string, s
 	if v != nil {
 		me = v.ID
 	}
-	view := &chatView{Channel: ch.Name, Older: page.Older, Newer: before != "", Text: text, CanPost: v != nil && !ch.Archived, Archived: ch.Archived}
+	view := &chatView{Channel: ch.Name, Older: page.Older, Newer: before != "", Text: text, CanPost: v != nil && !ch.Archived && !p.Settings.ChatOff,
+		Archived: ch.Archived, Staff: s.isStaff(r), Mutes: muteChoices, Off: p.Settings.ChatOff}
 	for i := len(page.Messages) - 1; i >= 0; i-- {
 		view.Messages = append(view.Messages, s.viewMessage(page.Messages[i], p.Lang, me))
 	}
@@ -203,7 +232,11 @@ var chatErrors = []struct {
 	{chat.ErrArchived, http.StatusForbidden, "chat.error.archived"},
 	{chat.ErrNotYours, http.StatusForbidden, "chat.error.notyours"},
 	{chat.ErrNoMessage, http.StatusNotFound, "chat.error.nomessage"},
+	{errChatOff, http.StatusForbidden, "chat.error.off"},
 }
+
+// errChatOff refuses posts while staff have turned the chat off.
+var errChatOff = errors.New("web: the chat is off")
 
 func chatError(err error) (int, string) {
 	for _, e := range chatErrors {
@@ -239,7 +272,15 @@ func (s *Server) chatPost(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4*chat.MaxText+1024)
 	text := r.PostFormValue("text")
-	m, err := s.opts.Chat.Post(name, v.ID, v.Nickname, text)
+	var m chat.Message
+	st, err := settings.Load(s.opts.Store)
+	switch {
+	case err != nil:
+	case st.ChatOff:
+		err = errChatOff
+	default:
+		m, err = s.opts.Chat.Post(name, v.ID, v.Nickname, text)
+	}
 	if err != nil {
 		status, key := chatError(err)
 		if status == http.StatusInternalServerError {
@@ -503,4 +544,82 @@ func (h *chatHub) closeAll() {
 	for _, c := range conns {
 		c.close(websocket.CloseGoingAway, closeShuttingDown)
 	}
+}
+
+// staffDone answers a staff action: back to the page it came from, or an
+// error page.
+func (s *Server) staffDone(w http.ResponseWriter, r *http.Request, err error, back string) {
+	switch {
+	case errors.Is(err, chat.ErrBadName):
+		s.renderError(w, r, http.StatusBadRequest, "error.channelname")
+	case errors.Is(err, chat.ErrNoChannel):
+		s.renderError(w, r, http.StatusNotFound, "error.nochannel")
+	case errors.Is(err, chat.ErrExists):
+		s.renderError(w, r, http.StatusConflict, "chat.error.exists")
+	case err != nil:
+		status, key := chatError(err)
+		if status == http.StatusInternalServerError {
+			s.logger.Error("a staff action in the chat", "path", r.URL.Path, "error", err)
+		}
+		s.renderError(w, r, status, key)
+	default:
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	}
+}
+
+// staffAuthor signs staff actions in the journal.
+const staffAuthor = "staff"
+
+func (s *Server) chatCreate(w http.ResponseWriter, r *http.Request) {
+	name, err := chat.CleanName(r.PostFormValue("name"))
+	if err == nil {
+		err = s.opts.Chat.Create(name, staffAuthor)
+	}
+	s.staffDone(w, r, err, "/chat/"+url.PathEscape(name))
+}
+
+func (s *Server) chatArchive(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	var err error
+	if r.PostFormValue("reopen") != "" {
+		err = s.opts.Chat.Create(name, staffAuthor)
+	} else {
+		err = s.opts.Chat.Archive(name, staffAuthor)
+	}
+	s.staffDone(w, r, err, "/chat")
+}
+
+func (s *Server) chatClear(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	s.staffDone(w, r, s.opts.Chat.Clear(name, staffAuthor), "/chat/"+url.PathEscape(name))
+}
+
+func (s *Server) chatRemove(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	s.staffDone(w, r, s.opts.Chat.Remove(r.PostFormValue("id"), staffAuthor), "/chat/"+url.PathEscape(name))
+}
+
+func (s *Server) chatMute(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	minutes := 0
+	fmt.Sscan(r.PostFormValue("minutes"), &minutes)
+	if minutes <= 0 || minutes > 7*24*60 {
+		minutes = 60
+	}
+	err := s.opts.Chat.Mute(r.PostFormValue("nick"), staffAuthor, time.Now().Add(time.Duration(minutes)*time.Minute))
+	s.staffDone(w, r, err, "/chat/"+url.PathEscape(name))
+}
+
+// chatSwitch turns the chat off for the venue, or on again.
+func (s *Server) chatSwitch(w http.ResponseWriter, r *http.Request) {
+	st, err := settings.Load(s.opts.Store)
+	if err == nil {
+		st.ChatOff = r.PostFormValue("off") == "1"
+		err = settings.Save(s.opts.Store, st)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/chat", http.StatusSeeOther)
 }

@@ -18,6 +18,8 @@ import (
 
 	"tiersbox/box/chat"
 	"tiersbox/box/journal"
+	"tiersbox/box/password"
+	"tiersbox/box/settings"
 	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 )
@@ -29,6 +31,13 @@ func newChatServer(t *testing.T) (*httptest.Server, *chat.Service) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	hash, err := password.Hash(staffPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.Save(st, settings.Settings{Venue: "La Fabrique", AdminPasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
 	j, err := journal.Open(st, journal.Origin{1}, journal.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -334,5 +343,99 @@ func TestPadSideChannel(t *testing.T) {
 	}
 	if res, _ := ana.get("/chat/pad-no%20pad"); res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a pad channel with a bad pad name: %d", res.StatusCode)
+	}
+}
+
+
+// TestChatModeration: staff create, archive and reopen channels, remove
+// any message, mute a nickname and clear a channel; visitors can do none
+// of it.
+func TestChatModeration(t *testing.T) {
+	hs, chats := newChatServer(t)
+	ana, bob := newPerson(t, hs, "Ana"), newPerson(t, hs, "Bob")
+	staff := newPerson(t, hs, "")
+	if res, _ := staff.post("/admin/login", url.Values{"password": {staffPassword}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("staff login: %d", res.StatusCode)
+	}
+	ana.post(generalPath, url.Values{"text": {"un message gênant"}}, nil)
+	bob.post(generalPath, url.Values{"text": {"un message correct"}}, nil)
+	page, _ := chats.History(chat.Default, "", 10)
+	gênant := page.Messages[1].ID
+
+	// Visitors cannot moderate.
+	for _, tt := range []struct{ path, field, value string }{
+		{"/chat", "name", "atelier"},
+		{generalPath + "/remove", "id", gênant},
+		{generalPath + "/clear", "", ""},
+		{generalPath + "/mute", "nick", "Ana"},
+	} {
+		if res, _ := bob.post(tt.path, url.Values{tt.field: {tt.value}}, nil); res.StatusCode != http.StatusForbidden {
+			t.Errorf("a visitor posts to %s: %d", tt.path, res.StatusCode)
+		}
+	}
+	if _, body := bob.get(generalPath); strings.Contains(body, "/remove") || strings.Contains(body, "/clear") {
+		t.Error("a visitor's page has moderation buttons")
+	}
+	if _, body := staff.get(generalPath); !strings.Contains(body, "Retirer ce message") || !strings.Contains(body, "Mettre Ana en pause") {
+		t.Errorf("the staff page lacks moderation buttons:\n%s", body)
+	}
+
+	steps := []struct {
+		what, path string
+		form       url.Values
+	}{
+		{"remove", generalPath + "/remove", url.Values{"id": {gênant}}},
+		{"mute", generalPath + "/mute", url.Values{"nick": {"ana"}, "minutes": {"15"}}},
+		{"create", "/chat", url.Values{"name": {"Atelier Vélo"}}},
+	}
+	for _, st := range steps {
+		if res, body := staff.post(st.path, st.form, nil); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %d\n%s", st.what, res.StatusCode, body)
+		}
+	}
+	if _, body := bob.get(generalPath); strings.Contains(body, "gênant") || !strings.Contains(body, "correct") {
+		t.Error("the removed message is still shown, or the other one is gone")
+	}
+	if res, body := ana.post(generalPath, url.Values{"text": {"encore"}}, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "en pause") {
+		t.Errorf("a muted visitor posts: %d", res.StatusCode)
+	}
+	if res, _ := bob.post("/chat/atelier-vélo", url.Values{"text": {"premier"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("posting in the new channel: %d", res.StatusCode)
+	}
+	if res, _ := staff.post("/chat/atelier-vélo/archive", url.Values{}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("archive: %d", res.StatusCode)
+	}
+	if _, body := bob.get("/chat"); strings.Contains(body, "atelier-v") {
+		t.Error("an archived channel is listed for visitors")
+	}
+	if res, _ := bob.post("/chat/atelier-vélo", url.Values{"text": {"trop tard"}}, nil); res.StatusCode != http.StatusForbidden {
+		t.Errorf("posting in an archived channel: %d", res.StatusCode)
+	}
+	if res, _ := staff.post("/chat/atelier-vélo/archive", url.Values{"reopen": {"1"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reopen: %d", res.StatusCode)
+	}
+	if res, _ := staff.post(generalPath+"/clear", url.Values{}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("clear: %d", res.StatusCode)
+	}
+	if _, body := bob.get(generalPath); strings.Contains(body, "correct") {
+		t.Error("a cleared channel still shows its messages")
+	}
+	if _, body := bob.get("/chat/atelier-v%C3%A9lo"); !strings.Contains(body, "premier") {
+		t.Error("clearing one channel touched another")
+	}
+
+	// Staff close the chat for the venue: it reads, it takes no post.
+	if res, _ := staff.post("/chat/switch", url.Values{"off": {"1"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("turning the chat off: %d", res.StatusCode)
+	}
+	if res, body := bob.post(generalPath, url.Values{"text": {"fermé ?"}}, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "fermée") {
+		t.Errorf("posting while the chat is off: %d", res.StatusCode)
+	}
+	if _, body := bob.get("/chat/atelier-v%C3%A9lo"); !strings.Contains(body, "premier") || strings.Contains(body, `id="chat-form"`) {
+		t.Error("a closed chat should read without a form")
+	}
+	staff.post("/chat/switch", url.Values{}, nil)
+	if res, _ := bob.post(generalPath, url.Values{"text": {"rouvert"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("posting after the chat is on again: %d", res.StatusCode)
 	}
 }

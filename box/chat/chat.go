@@ -209,8 +209,8 @@ func parseID(id string) (journal.Origin, uint64, bool) {
 		return o, 0, false
 	}
 	seq, err := strconv.ParseUint(n, 10, 64)
-	if err != nil || seq == 0 {
-		return o, 0, false
+	if err != nil || seq == 0 || MessageID(o, seq) != id {
+		return o, 0, false // one spelling per message: lower-case hex, no leading zero
 	}
 	return o, seq, true
 }

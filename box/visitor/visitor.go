@@ -12,9 +12,12 @@
 package visitor
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +96,22 @@ const (
 	prefixID   = "id/"
 	prefixAddr = "addr/"
 	prefixMAC  = "mac/"
+	// prefixPseudonym finds a session by the pseudonym that signs its
+	// visitor's contributions.
+	prefixPseudonym = "pn/"
 )
+
+// Pseudonym is what signs a visitor's contributions (pad edits, chat
+// messages, files) in the journal, which other boxes copy. It is derived
+// from the session ID but does not reveal it: the ID is the visitor's
+// cookie, and a copy of the journal must not let anyone act as them.
+func Pseudonym(id string) string {
+	sum := sha256.Sum256([]byte("tiersbox author\x00" + id))
+	return hex.EncodeToString(sum[:12])
+}
+
+// Pseudonym returns v's pseudonym.
+func (v Visitor) Pseudonym() string { return Pseudonym(v.ID) }
 
 // EnterRequest is what a visitor submits with the Enter button, with what
 // the network says about their device.
@@ -158,6 +176,20 @@ func (s *Service) ByID(id string) (Visitor, error) {
 		return Visitor{}, ErrNotFound
 	}
 	return v, nil
+}
+
+// ByPseudonym returns the current session whose contributions are signed
+// with pseudonym p.
+func (s *Service) ByPseudonym(p string) (Visitor, error) {
+	var id []byte
+	s.st.View(func(tx *bolt.Tx) error {
+		id = bytes.Clone(tx.Bucket(store.BucketVisitors).Get([]byte(prefixPseudonym + p)))
+		return nil
+	})
+	if id == nil {
+		return Visitor{}, ErrNotFound
+	}
+	return s.ByID(string(id))
 }
 
 // ByClient returns the current session of the device at addr, with mac if
@@ -329,7 +361,7 @@ func put(b *bolt.Bucket, v Visitor) error {
 			return err
 		}
 	}
-	return nil
+	return b.Put([]byte(prefixPseudonym+v.Pseudonym()), []byte(v.ID))
 }
 
 // unindex removes v's address and MAC index entries if they still point at
@@ -342,6 +374,7 @@ func unindex(b *bolt.Bucket, v Visitor) {
 	if v.MAC != "" {
 		keys = append(keys, prefixMAC+v.MAC)
 	}
+	keys = append(keys, prefixPseudonym+v.Pseudonym())
 	for _, k := range keys {
 		if string(b.Get([]byte(k))) == v.ID {
 			b.Delete([]byte(k))

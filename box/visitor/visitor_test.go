@@ -102,6 +102,14 @@ func TestExpiryAndPurge(t *testing.T) {
 	if _, err := s.ByID(v.ID); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
+	// The pseudonym that signs Ana's contributions leads back to her
+	// session, but does not show her session ID.
+	if p := v.Pseudonym(); strings.Contains(p, v.ID) || len(p) != 24 {
+		t.Fatalf("pseudonym %q of %q", p, v.ID)
+	}
+	if got, err := s.ByPseudonym(v.Pseudonym()); err != nil || got.ID != v.ID {
+		t.Fatalf("ByPseudonym: %+v %v", got, err)
+	}
 	c.t = c.t.Add(2 * time.Minute)
 	if s.Entered(phone1, mac1) {
 		t.Fatal("still entered after expiry")

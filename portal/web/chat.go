@@ -64,8 +64,8 @@ type muteChoice struct {
 
 var muteChoices = []muteChoice{{15, "chat.mute.15"}, {60, "chat.mute.60"}, {24 * 60, "chat.mute.day"}}
 
-// chatMessage is a message as pages and JSON show it. It never carries
-// the author's pseudonym: that is the visitor's session ID.
+// chatMessage is a message as pages and JSON show it, without the
+// author's pseudonym: only "mine" tells a visitor their own messages.
 type chatMessage struct {
 	ID    string     `json:"id"`
 	Time  string     `json:"time"`  // RFC 3339, UTC
@@ -202,7 +202,7 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request, name string, s
 	}
 	me := ""
 	if v != nil {
-		me = v.ID
+		me = v.Pseudonym()
 	}
 	view := &chatView{Channel: ch.Name, Older: page.Older, Newer: before != "", Text: text, CanPost: v != nil && !ch.Archived && !p.Settings.ChatOff,
 		Archived: ch.Archived, Staff: s.isStaff(r), Mutes: muteChoices, Off: p.Settings.ChatOff}
@@ -279,7 +279,7 @@ func (s *Server) chatPost(w http.ResponseWriter, r *http.Request) {
 	case st.ChatOff:
 		err = errChatOff
 	default:
-		m, err = s.opts.Chat.Post(name, v.ID, v.Nickname, text)
+		m, err = s.opts.Chat.Post(name, v.Pseudonym(), v.Nickname, text)
 	}
 	if err != nil {
 		status, key := chatError(err)
@@ -294,7 +294,7 @@ func (s *Server) chatPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, s.viewMessage(m, lang, v.ID))
+		writeJSON(w, http.StatusOK, s.viewMessage(m, lang, v.Pseudonym()))
 		return
 	}
 	http.Redirect(w, r, "/chat/"+url.PathEscape(name)+"#chat-form", http.StatusSeeOther)
@@ -313,7 +313,7 @@ func (s *Server) chatDelete(w http.ResponseWriter, r *http.Request) {
 	case v == nil:
 		err = chat.ErrNotYours
 	default:
-		err = s.opts.Chat.Delete(id, v.ID)
+		err = s.opts.Chat.Delete(id, v.Pseudonym())
 	}
 	if err != nil {
 		status, key := chatError(err)
@@ -354,7 +354,7 @@ func (s *Server) chatJSON(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	lang, me := pickLang(r), ""
 	if v := s.currentVisitor(r); v != nil {
-		me = v.ID
+		me = v.Pseudonym()
 	}
 	out := struct {
 		Channel  string        `json:"channel"`
@@ -419,7 +419,7 @@ type chatRoom struct {
 
 type chatConn struct {
 	*wsConn
-	me   string // the visitor's ID, to mark their own messages
+	me   string // the visitor's pseudonym, to mark their own messages
 	lang string
 }
 
@@ -440,7 +440,7 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 	}
 	me := ""
 	if v := s.currentVisitor(r); v != nil {
-		me = v.ID
+		me = v.Pseudonym()
 	}
 	lang := pickLang(r)
 	ws, err := upgrader.Upgrade(w, r, nil)

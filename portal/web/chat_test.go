@@ -126,7 +126,7 @@ func (p *person) visitorID() string {
 const generalPath = "/chat/g%C3%A9n%C3%A9ral"
 
 func TestChatWithoutJavaScript(t *testing.T) {
-	hs, _ := newChatServer(t)
+	hs, chats := newChatServer(t)
 	ana, bob, anon := newPerson(t, hs, "Ana"), newPerson(t, hs, "Bob"), newPerson(t, hs, "")
 
 	if res, body := anon.get("/chat"); res.StatusCode != 200 || !strings.Contains(body, `href="/chat/g%c3%a9n%c3%a9ral"`) {
@@ -185,9 +185,15 @@ func TestChatWithoutJavaScript(t *testing.T) {
 		t.Fatalf("json messages: %+v", page.Messages)
 	}
 	for _, id := range []string{ana.visitorID(), bob.visitorID()} {
-		if strings.Contains(body, id) {
-			t.Fatal("the JSON history shows a visitor's session ID")
+		if strings.Contains(body, id) || strings.Contains(body, visitor.Pseudonym(id)) {
+			t.Fatal("the JSON history shows a visitor's session ID or pseudonym")
 		}
+	}
+	// The journal, which other boxes copy, has pseudonyms, never the
+	// session IDs that the visitors' cookies hold.
+	stored, _ := chats.History(chat.Default, "", 10)
+	if a := stored.Messages[1].Author; a == ana.visitorID() || a != visitor.Pseudonym(ana.visitorID()) {
+		t.Fatalf("Ana's message is signed %q", a)
 	}
 	res, body = anon.get(generalPath + ".txt")
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") ||

@@ -294,7 +294,7 @@ func (s *Server) authorName(id, lang string) string {
 	if id == "" {
 		return translate(lang, "history.someone")
 	}
-	if v, err := s.opts.Visitors.ByID(id); err == nil {
+	if v, err := s.opts.Visitors.ByPseudonym(id); err == nil {
 		return v.Nickname
 	}
 	return translate(lang, "history.visitor") + " " + id[:min(4, len(id))]

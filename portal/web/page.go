@@ -75,12 +75,12 @@ func (s *Server) currentVisitor(r *http.Request) *visitor.Visitor {
 	return nil
 }
 
-// authorOf is the pseudonym edits made by this request are signed with:
-// the visitor's ID, or "" for someone who has not entered (a stock Yjs
-// client, a script).
+// authorOf is the pseudonym edits made by this request are signed with
+// (visitor.Pseudonym, never the session ID itself), or "" for someone who
+// has not entered (a stock Yjs client, a script).
 func (s *Server) authorOf(r *http.Request) string {
 	if v := s.currentVisitor(r); v != nil {
-		return v.ID
+		return v.Pseudonym()
 	}
 	return ""
 }

@@ -244,7 +244,7 @@ func (s *Service) recoverUploads() error {
 		}); err != nil {
 			return fmt.Errorf("drive: forget interrupted upload: %w", err)
 		}
-		s.logger.Warn("upload interrupted by an unclean stop, undone", "path", in.Path)
+		s.logger.Warn("upload interrupted by an unclean stop, undone", "path", in.Path, "started", time.Unix(in.Time, 0))
 	}
 	leftovers, err := os.ReadDir(s.tmpDir)
 	if err != nil {
@@ -282,13 +282,12 @@ func (s *Service) sweepRemoved() error {
 }
 
 // removeIfContent deletes the file at path if it holds the content of
-// that size and hash, and its thumbnail if no listed file shares it. Any
-// other content stays: it may be a newer file that sync brought before
-// its metadata.
+// that size and hash, and no upload has taken the path again, then its
+// thumbnail if no listed file shares it. Any other content stays: it may
+// be a newer file that sync brought before its metadata.
 func (s *Service) removeIfContent(path string, size int64, sum string) error {
 	fi, err := s.root.Lstat(filepath.FromSlash(path))
 	if errors.Is(err, fs.ErrNotExist) {
-		s.removeThumbnail(sum)
 		return nil
 	}
 	if err != nil {
@@ -302,6 +301,24 @@ func (s *Service) removeIfContent(path string, size int64, sum string) error {
 		return err
 	}
 	if got != sum {
+		return nil
+	}
+	// A removed file's name is free: an upload may have reserved it, or
+	// already added the same content under it, while the hash was read.
+	s.nameMu.Lock()
+	defer s.nameMu.Unlock()
+	if s.names[foldKey(path)] {
+		return nil
+	}
+	var live bool
+	if err := s.st.View(func(tx *bolt.Tx) error {
+		r, _, err := getRecord(tx, path)
+		live = r.live()
+		return err
+	}); err != nil {
+		return err
+	}
+	if live {
 		return nil
 	}
 	if err := s.root.Remove(filepath.FromSlash(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -344,10 +361,19 @@ func syncDir(dir string) error {
 // each reaches the derived state in the transaction that appends it.
 func (s *Service) catchUp(origins map[journal.Origin]bool, also ...journal.Entry) error {
 	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	eff, err := s.catchUpLocked(origins, also)
+	s.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.deleteGone(eff)
+	return nil
+}
+
+func (s *Service) catchUpLocked(origins map[journal.Origin]bool, also []journal.Entry) (effect, error) {
 	heads, err := s.j.Heads()
 	if err != nil {
-		return fmt.Errorf("drive: journal heads: %w", err)
+		return effect{}, fmt.Errorf("drive: journal heads: %w", err)
 	}
 	var m meta
 	err = s.st.View(func(tx *bolt.Tx) error {
@@ -355,7 +381,7 @@ func (s *Service) catchUp(origins map[journal.Origin]bool, also ...journal.Entry
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("drive: read state: %w", err)
+		return effect{}, fmt.Errorf("drive: read state: %w", err)
 	}
 	if m.Heads == nil {
 		m.Heads = make(map[string]uint64)
@@ -375,11 +401,11 @@ func (s *Service) catchUp(origins map[journal.Origin]bool, also ...journal.Entry
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("drive: read journal of %v: %w", o, err)
+			return effect{}, fmt.Errorf("drive: read journal of %v: %w", o, err)
 		}
 	}
 	if len(entries) == 0 && len(read) == 0 {
-		return nil
+		return effect{}, nil
 	}
 	return s.commit(entries, func(tx *bolt.Tx) error {
 		m, _ := readMeta(tx)
@@ -403,9 +429,9 @@ func cloneEntry(e journal.Entry) journal.Entry {
 }
 
 // commit applies entries to the derived state in one transaction (with
-// also, if not nil), then updates the usage and deletes the content of
-// files whose removal won. The caller holds writeMu.
-func (s *Service) commit(entries []journal.Entry, also func(tx *bolt.Tx) error) error {
+// also, if not nil), then updates the usage. The caller holds writeMu,
+// and then passes the effect to deleteGone.
+func (s *Service) commit(entries []journal.Entry, also func(tx *bolt.Tx) error) (effect, error) {
 	var eff effect
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		eff = effect{}
@@ -418,10 +444,10 @@ func (s *Service) commit(entries []journal.Entry, also func(tx *bolt.Tx) error) 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("drive: apply entries: %w", err)
+		return effect{}, fmt.Errorf("drive: apply entries: %w", err)
 	}
 	s.afterCommit(eff)
-	return nil
+	return eff, nil
 }
 
 // applyEntries applies the drive entries among entries, skipping (with a
@@ -443,12 +469,18 @@ func (s *Service) applyEntries(tx *bolt.Tx, entries []journal.Entry, eff *effect
 	return nil
 }
 
-// afterCommit does what a committed change asks of memory and disk. The
-// caller holds writeMu.
+// afterCommit updates the usage after a committed change. The caller
+// holds writeMu, so that changes count in the order they were committed.
 func (s *Service) afterCommit(eff effect) {
 	s.mu.Lock()
 	s.used += eff.delta
 	s.mu.Unlock()
+}
+
+// deleteGone deletes from disk the content of the files a committed
+// change removed. It runs without writeMu: hashing a large file takes
+// seconds on a Pi, and other changes need not wait.
+func (s *Service) deleteGone(eff effect) {
 	for _, f := range eff.gone {
 		if err := s.removeIfContent(f.Path, f.Size, f.SHA256); err != nil {
 			// The next start tries again (sweepRemoved).

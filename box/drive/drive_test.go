@@ -694,3 +694,39 @@ func TestSymlinkInDrive(t *testing.T) {
 		t.Errorf("temporary folder holds %v", left)
 	}
 }
+
+// TestLateDeletionSparesNewUpload: the deletion of a removed file's
+// content runs after the removal commits; by then an upload may have
+// taken the name again, with the same content. It must not be deleted.
+func TestLateDeletionSparesNewUpload(t *testing.T) {
+	b := openBox(t, t.TempDir(), Options{})
+	f := b.upload(t, "", "a.txt", "same")
+	if err := b.svc.Remove(f.Path, "staff"); err != nil {
+		t.Fatal(err)
+	}
+	again := b.upload(t, "", "a.txt", "same")
+	if again.Path != f.Path {
+		t.Fatalf("re-upload went to %s", again.Path)
+	}
+	// The removal's deletion, late.
+	if err := b.svc.removeIfContent(f.Path, f.Size, f.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	b.checkConsistent(t)
+
+	// An upload under way has reserved the name, not yet committed.
+	g := b.upload(t, "", "b.txt", "bbb")
+	b.svc.Remove(g.Path, "staff")
+	p, release, err := b.svc.reserveName("", "b.txt")
+	if err != nil || p != "b.txt" {
+		t.Fatal(p, err)
+	}
+	os.WriteFile(filepath.Join(b.dir(), "b.txt"), []byte("bbb"), 0o600) // its content, placed
+	if err := b.svc.removeIfContent(g.Path, g.Size, g.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir(), "b.txt")); err != nil {
+		t.Errorf("content of an upload under way deleted: %v", err)
+	}
+	release()
+}

@@ -61,7 +61,6 @@ func (s *Service) act(kind journal.Kind, path, author string, check func(r recor
 		return err
 	}
 	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
 	var eff effect
 	var refused error
 	_, err = s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
@@ -81,6 +80,10 @@ func (s *Service) act(kind journal.Kind, path, author string, check func(r recor
 		}
 		return applyOwn(tx, entries[0], &eff)
 	}, journal.Draft{Kind: kind, Target: TargetPrefix + path, Author: author, Payload: p})
+	if err == nil {
+		s.afterCommit(eff)
+	}
+	s.writeMu.Unlock()
 	switch {
 	case errors.Is(refused, errNoop):
 		return nil
@@ -89,7 +92,7 @@ func (s *Service) act(kind journal.Kind, path, author string, check func(r recor
 	case err != nil:
 		return fmt.Errorf("drive: %s %s: %w", kind, path, err)
 	}
-	s.afterCommit(eff)
+	s.deleteGone(eff)
 	s.logger.Info("drive file changed by staff or its author", "kind", string(kind), "path", path)
 	return nil
 }

@@ -672,7 +672,8 @@ func (s *Service) Folders() ([]string, error) {
 	return out, nil
 }
 
-// Stat returns the file at path, hidden or not, or ErrNotFound.
+// Stat returns the file at path, hidden or not (File.Hidden says), or
+// ErrNotFound.
 func (s *Service) Stat(path string) (File, error) {
 	var r record
 	var found bool
@@ -691,7 +692,8 @@ func (s *Service) Stat(path string) (File, error) {
 }
 
 // Open opens the file at path for reading (for http.ServeContent, which
-// answers range requests from it). The caller closes it. It returns
+// answers range requests from it), hidden or not: the caller decides who
+// may see a hidden file. The caller closes it. It returns
 // ErrNotFound for a path the drive does not list and ErrMissing when the
 // content on disk is not (yet) the listed file's.
 func (s *Service) Open(path string) (*os.File, File, error) {

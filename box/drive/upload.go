@@ -202,9 +202,9 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, r io.Reader) (F
 	// counts them twice nor forgets them.
 	s.mu.Lock()
 	s.pending -= streamed
+	s.used += eff.delta
 	streamed = 0
 	s.mu.Unlock()
-	s.afterCommit(eff)
 	s.writeMu.Unlock()
 	if stop("journaled") {
 		return File{}, errCrash

@@ -28,7 +28,14 @@ type Settings struct {
 	// ChatOff closes every channel to new messages (staff turn the chat
 	// off for the venue); what was written stays readable.
 	ChatOff bool `json:"chat_off,omitempty"`
+	// Licence is what documents added to the drive are shared under,
+	// unless the visitor chooses another; empty means DefaultLicence.
+	Licence string `json:"licence,omitempty"`
 }
+
+// DefaultLicence is the drive's licence until staff choose one: free to
+// share and adapt, with credit, under the same terms.
+const DefaultLicence = "CC BY-SA 4.0"
 
 // DefaultVenue names a box whose staff have not named it yet.
 const DefaultVenue = "tiersbox"

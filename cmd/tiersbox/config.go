@@ -47,6 +47,14 @@ type Config struct {
 		// the box on a venue's own network, where it is not their DNS.
 		MDNS bool `toml:"mdns"`
 	} `toml:"portal"`
+	Drive struct {
+		// MaxFileSize is the largest file a visitor may add, such as
+		// "1GiB" or "200MB".
+		MaxFileSize size `toml:"max_file_size"`
+		// Quota is the most the whole drive may hold; "0" means no limit
+		// but the disk's.
+		Quota size `toml:"quota"`
+	} `toml:"drive"`
 	// Network is how the Raspberry Pi serves visitors; `tiersbox
 	// network-config` turns it into the system's files (see firmware/).
 	Network firmware.Config `toml:"network"`
@@ -70,11 +78,42 @@ func (d *duration) UnmarshalText(b []byte) error {
 
 func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// size reads a number of bytes from TOML: "500MB", "1GiB", "0".
+type size struct{ Bytes int64 }
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+func (sz *size) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	var n float64
+	if _, err := fmt.Sscan(s, &n); err != nil || n < 0 || n*float64(mult) > 1<<62 {
+		return fmt.Errorf("%q is not a size such as 500MB or 1GiB", string(b))
+	}
+	sz.Bytes = int64(n * float64(mult))
+	return nil
+}
+
+func (sz size) MarshalText() ([]byte, error) { return []byte(fmt.Sprint(sz.Bytes, "B")), nil }
+
 func defaultConfig() Config {
 	var c Config
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.Portal.Hostname = "tiers.box"
 	c.Portal.Session.Duration = 24 * time.Hour
+	c.Drive.MaxFileSize.Bytes = 1 << 30
 	c.Network = firmware.Config{
 		Mode: "own-wifi", Interface: "wlan0", SSID: "tiersbox", Country: "FR", Channel: 6,
 		Address: "10.42.0.1/24", DHCP: true, DHCPStart: "10.42.0.10", DHCPEnd: "10.42.0.250",

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tiersbox/box/chat"
+	"tiersbox/box/drive"
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
 	"tiersbox/box/metrics"
@@ -112,6 +114,20 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	if err != nil {
 		return err
 	}
+	// The drive's files live beside the database: the drive folder, which
+	// sync shares, and uploads under way and thumbnails outside it.
+	files, err := drive.New(st, jnl, drive.Options{
+		Dir:         filepath.Join(dataDir, "drive"),
+		TmpDir:      filepath.Join(dataDir, "drive-tmp"),
+		ThumbDir:    filepath.Join(dataDir, "drive-thumbs"),
+		MaxFileSize: cfg.Drive.MaxFileSize.Bytes,
+		Quota:       cfg.Drive.Quota.Bytes,
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer files.Close()
 	// Pads flush their last second of edits to the journal before the
 	// database closes (deferred calls run last-in, first-out).
 	defer func() {

@@ -24,6 +24,7 @@ type page struct {
 	Version   string
 	HasPads   bool
 	HasChat   bool
+	HasDrive  bool
 
 	// Page-specific fields; unused ones stay empty.
 	Rules         []string
@@ -43,6 +44,9 @@ type page struct {
 
 	// Chat.
 	Chat *chatView
+
+	// Drive.
+	Drive *driveView
 
 	Admin *adminPage // the staff pages (admin.go)
 }
@@ -100,6 +104,7 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 		Version:   s.opts.Version,
 		HasPads:   s.opts.Pads != nil,
 		HasChat:   s.opts.Chat != nil,
+		HasDrive:  s.opts.Drive != nil,
 	}
 	for _, code := range []string{"fr", "en"} {
 		p.Langs = append(p.Langs, langLink{Code: code, Name: translate(code, "lang.name"), Current: code == lang})

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"tiersbox/box/chat"
+	"tiersbox/box/drive"
 	"tiersbox/box/metrics"
 	"tiersbox/box/pad"
 	"tiersbox/box/staff"
@@ -60,6 +61,8 @@ type Options struct {
 	Pads *pad.Service
 	// Chat holds the channels. nil means no chat.
 	Chat *chat.Service
+	// Drive holds the shared documents. nil means no drive.
+	Drive *drive.Service
 	// Staff logs staff in for the /admin pages. nil means a service over
 	// Store with default options.
 	Staff *staff.Service

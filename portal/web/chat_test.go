@@ -352,7 +352,6 @@ func TestPadSideChannel(t *testing.T) {
 	}
 }
 
-
 // TestChatModeration: staff create, archive and reopen channels, remove
 // any message, mute a nickname and clear a channel; visitors can do none
 // of it.

@@ -203,7 +203,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
-		Pads: pads, Chat: chats, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
+		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -379,6 +379,10 @@ type exampleConfig struct {
 		DHCPOption114 bool   `toml:"dhcp_option_114"`
 		MDNS          bool   `toml:"mdns"`
 	} `toml:"portal"`
+	Drive struct {
+		MaxFileSize string `toml:"max_file_size"`
+		Quota       string `toml:"quota"`
+	} `toml:"drive"`
 	Network Config `toml:"network"`
 	Log     struct {
 		Level string `toml:"level"`
@@ -415,7 +419,7 @@ func TestExampleConfig(t *testing.T) {
 		"portal.hostname", "portal.address", "portal.session", "portal.dhcp_option_114", "portal.mdns",
 		"network.mode", "network.interface", "network.ssid", "network.passphrase", "network.country",
 		"network.channel", "network.address", "network.dhcp", "network.dhcp_start", "network.dhcp_end",
-		"network.lease", "log.level",
+		"network.lease", "drive.max_file_size", "drive.quota", "log.level",
 	}
 	for _, key := range want {
 		if !md.IsDefined(strings.Split(key, ".")...) {

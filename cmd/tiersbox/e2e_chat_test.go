@@ -75,6 +75,26 @@ func TestE2EChatInBrowsers(t *testing.T) {
 		t.Errorf("the address is not a link on Bob's page: %q", href)
 	}
 
+	// On a small phone screen the newest message stays in view, unless the
+	// visitor scrolled up to read older ones.
+	runBrowser(t, ctxs[1], "Bob's screen is a small phone's",
+		chromedp.EmulateViewport(360, 640), chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.getElementById("chat-log").offsetTop)`))
+	// Both write (each visitor may send 8 messages at once, then 20 a
+	// minute).
+	for i := range 10 {
+		send(ctxs[i%2], fmt.Sprintf("Ligne %d d'une longue discussion", i))
+	}
+	waitJS(t, ctxs[1], "Bob has the last lines, his own posted", `window.arrived["Ligne 8 d'une longue discussion"] !== undefined &&
+		window.arrived["Ligne 9 d'une longue discussion"] !== undefined && document.getElementById("chat-text").value === ""`)
+	atBottom := `(l => l.scrollHeight > l.clientHeight + 50 && l.scrollHeight - l.scrollTop - l.clientHeight < 40)(document.getElementById("chat-log"))`
+	waitJS(t, ctxs[1], "the newest message is in view", atBottom)
+	runBrowser(t, ctxs[1], "Bob scrolls up", chromedp.Evaluate[chromedp.Void](`document.getElementById("chat-log").scrollTop = 0`))
+	send(ctxs[0], "Un message de plus")
+	waitJS(t, ctxs[1], "Bob has the new message", `window.arrived["Un message de plus"] !== undefined`)
+	if top := evalInt(t, ctxs[1], `document.getElementById("chat-log").scrollTop`); top != 0 {
+		t.Errorf("a new message moved Bob's reading position to %d", top)
+	}
+
 	hostile := `<script>alert(1)</script><img src=x onerror="alert(2)"> <a href="javascript:alert(3)">clic</a> javascript:alert(4)`
 	send(ctxs[1], hostile)
 	for i, ctx := range ctxs {

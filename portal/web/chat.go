@@ -68,6 +68,7 @@ var muteChoices = []muteChoice{{15, "chat.mute.15"}, {60, "chat.mute.60"}, {24 *
 // author's pseudonym: only "mine" tells a visitor their own messages.
 type chatMessage struct {
 	ID    string     `json:"id"`
+	Order string     `json:"order"` // the hybrid logical clock time: messages sort by it
 	Time  string     `json:"time"`  // RFC 3339, UTC
 	Local string     `json:"local"` // the venue's local time, as shown
 	Nick  string     `json:"nick"`
@@ -108,6 +109,7 @@ func (s *Server) viewMessage(m chat.Message, lang, me string) chatMessage {
 	when := m.Time.Wall()
 	return chatMessage{
 		ID:    m.ID,
+		Order: fmt.Sprintf("%020d", uint64(m.Time)),
 		Time:  when.UTC().Format(time.RFC3339),
 		Local: formatChatTime(when, lang),
 		Nick:  m.Nick,

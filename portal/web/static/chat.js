@@ -79,7 +79,13 @@
     li.appendChild(meta)
     li.appendChild(p)
     if (m.mine) li.appendChild(deleteForm(m.id))
-    list.appendChild(li)
+    li.dataset.order = m.order
+    // Messages sort by their clock time: one written earlier at another
+    // box, and arriving now, takes its place among the others.
+    var next = null
+    var items = list.querySelectorAll('li[data-order]')
+    for (var i = items.length - 1; i >= 0 && items[i].dataset.order > m.order; i--) next = items[i]
+    list.insertBefore(li, next)
     if (stick) log.scrollTop = log.scrollHeight
   }
 

@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"tiersbox/box/drive"
 	"tiersbox/box/settings"
@@ -239,6 +240,7 @@ func driveError(err error) (int, string) {
 // file in memory.
 func (s *Server) driveUpload(w http.ResponseWriter, r *http.Request) {
 	lang := pickLang(r)
+	r.Body = idleDeadline{r.Body, http.NewResponseController(w)}
 	added, err := s.receiveUpload(r)
 	if err != nil {
 		status, key := driveError(err)
@@ -270,6 +272,24 @@ func (s *Server) driveUpload(w http.ResponseWriter, r *http.Request) {
 		target += "?" + q.Encode()
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// uploadIdle is how long an upload may go without a byte before the box
+// gives up on it.
+const uploadIdle = time.Minute
+
+// idleDeadline renews the connection's read deadline at each read: the
+// server's ReadTimeout bounds a whole request, and a large file sent over
+// a venue's WiFi takes longer, so an upload lasts as long as its bytes
+// keep coming.
+type idleDeadline struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (d idleDeadline) Read(p []byte) (int, error) {
+	d.rc.SetReadDeadline(time.Now().Add(uploadIdle))
+	return d.ReadCloser.Read(p)
 }
 
 // receiveUpload reads the parts of an upload and adds each file; it

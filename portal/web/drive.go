@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"tiersbox/box/drive"
@@ -244,7 +246,14 @@ func (s *Server) driveUpload(w http.ResponseWriter, r *http.Request) {
 	added, err := s.receiveUpload(r)
 	if err != nil {
 		status, key := driveError(err)
-		if status == http.StatusInternalServerError {
+		switch {
+		case status != http.StatusInternalServerError:
+		case interrupted(r, err):
+			// The visitor closed the page or left the WiFi: nothing went
+			// wrong at the box, and the drive kept nothing of the file.
+			status, key = http.StatusBadRequest, "drive.error.network"
+			s.logger.Info("an upload was interrupted", "error", err)
+		default:
 			s.logger.Error("receiving an upload", "error", err)
 		}
 		// Say so at once: what is left of the body is not read.
@@ -479,4 +488,12 @@ func (s *Server) driveDone(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	http.Redirect(w, r, driveBack(r), http.StatusSeeOther)
+}
+
+// interrupted reports whether an upload failed because its sender went
+// away rather than because of the box.
+func interrupted(r *http.Request, err error) bool {
+	var netErr net.Error
+	return r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &netErr)
 }

@@ -31,17 +31,12 @@ func TestE2EChatInBrowsers(t *testing.T) {
 	for i, nick := range people {
 		ctx := browser(t, hostPort)
 		ctxs[i] = ctx
-		runBrowser(t, ctx, nick+" enters and opens the chat",
-			chromedp.Navigate("http://tiers.box/welcome"),
-			chromedp.WaitVisible(chromedp.ID("nickname")),
-			chromedp.SendKeys(chromedp.ID("nickname"), nick),
-			chromedp.Click(chromedp.CSS(`form.enter button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`ul.spaces`)),
+		runBrowser(t, ctx, nick+" enters and opens the chat", enterSteps(nick,
 			chromedp.Click(chromedp.CSS(`a[href="/chat"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/chat/g%c3%a9n%c3%a9ral"]`)),
 			chromedp.Click(chromedp.CSS(`a[href="/chat/g%c3%a9n%c3%a9ral"]`)),
 			chromedp.WaitVisible(chromedp.ID("chat-text")),
-		)
+		)...)
 		waitJS(t, ctx, nick+" is live", `document.querySelector(".chat-status").textContent.startsWith("En direct")`)
 		// Anything a message could make run would call alert or set this.
 		runBrowser(t, ctx, "a trap for scripts", chromedp.Evaluate[chromedp.Void](`window.ran = 0; window.alert = () => { window.ran++ }`))

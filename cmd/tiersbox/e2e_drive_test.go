@@ -54,17 +54,15 @@ func TestE2EDriveInBrowsers(t *testing.T) {
 	people := []string{"Ana", "Bob"}
 	ctxs := make([]context.Context, len(people))
 	for i, nick := range people {
-		ctx := driveBrowser(t, hostPort)
+		// The box's address counts as a secure origin: Chromium offers
+		// crypto.subtle, with which the page hashes what it downloads, only
+		// there (a phone on the box's WiFi has no use for it).
+		ctx := browser(t, hostPort, chromedp.Flag("unsafely-treat-insecure-origin-as-secure", "http://tiers.box"))
 		ctxs[i] = ctx
-		runBrowser(t, ctx, nick+" enters and opens the drive",
-			chromedp.Navigate("http://tiers.box/welcome"),
-			chromedp.WaitVisible(chromedp.ID("nickname")),
-			chromedp.SendKeys(chromedp.ID("nickname"), nick),
-			chromedp.Click(chromedp.CSS(`form.enter button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`ul.spaces`)),
+		runBrowser(t, ctx, nick+" enters and opens the drive", enterSteps(nick,
 			chromedp.Click(chromedp.CSS(`ul.spaces a[href="/drive"]`)),
 			chromedp.WaitVisible(chromedp.ID("drive-form")),
-		)
+		)...)
 	}
 	ana, bob := ctxs[0], ctxs[1]
 
@@ -166,27 +164,6 @@ func TestE2EDriveInBrowsers(t *testing.T) {
 	if rng.Status != 206 || rng.ContentRange != fmt.Sprintf("bytes 10-19/%d", len(blobBytes)) || !bytes.Equal(rng.Bytes, blobBytes[10:20]) {
 		t.Errorf("Range bytes=10-19: %d %q, %d bytes %.20x; want 206 %q, 10 bytes %x", rng.Status, rng.ContentRange, len(rng.Bytes), rng.Bytes, fmt.Sprintf("bytes 10-19/%d", len(blobBytes)), blobBytes[10:20])
 	}
-}
-
-// driveBrowser is browser, except that the box's address counts as a
-// secure origin: Chromium offers crypto.subtle, with which the page hashes
-// what it downloads, only there (a phone on the box's WiFi has no use for
-// it).
-func driveBrowser(t *testing.T, hostPort string) context.Context {
-	t.Helper()
-	opts := chromiumOptions(
-		chromedp.Flag("host-resolver-rules", "MAP * "+hostPort),
-		chromedp.Flag("unsafely-treat-insecure-origin-as-secure", "http://tiers.box"),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); acancel() })
-	// The first action starts the browser; it must not run under a
-	// timeout, which would stop the browser with it.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return ctx
 }
 
 // fetchInPage evaluates a script that resolves to an object, decoded into T.

@@ -21,9 +21,9 @@ import (
 // browser starts a headless Chromium of its own (its own profile, so two
 // of them share nothing: no IndexedDB, no BroadcastChannel between tabs)
 // whose every host name leads to the box on loopback.
-func browser(t *testing.T, hostPort string) context.Context {
+func browser(t *testing.T, hostPort string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	opts := chromiumOptions(chromedp.Flag("host-resolver-rules", "MAP * "+hostPort))
+	opts := chromiumOptions(append(extra, chromedp.Flag("host-resolver-rules", "MAP * "+hostPort))...)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); acancel() })
@@ -53,6 +53,19 @@ func evalString(t *testing.T, ctx context.Context, expr string) string {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return s
+}
+
+// enterSteps are a visitor's first steps: the welcome page, a nickname,
+// Enter, and the home page, then whatever follows.
+func enterSteps(nick string, then ...chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+	return append([]chromedp.Action[chromedp.Void]{
+		chromedp.Navigate("http://tiers.box/welcome"),
+		chromedp.WaitVisible(chromedp.ID("nickname")),
+		chromedp.SendKeys(chromedp.ID("nickname"), nick),
+		chromedp.Click(chromedp.CSS(`form.enter button[type="submit"]`)),
+		// The home page (the welcome page has an h1 too).
+		chromedp.WaitVisible(chromedp.CSS(`ul.spaces`)),
+	}, then...)
 }
 
 // waitJS polls a JavaScript expression until it is true.
@@ -100,15 +113,7 @@ func TestE2EPadsInBrowsers(t *testing.T) {
 	for i, p := range people {
 		ctx := browser(t, hostPort)
 		ctxs[i] = ctx
-		runBrowser(t, ctx, p.nick+" enters",
-			chromedp.Navigate("http://tiers.box/welcome"),
-			chromedp.WaitVisible(chromedp.ID("nickname")),
-			chromedp.SendKeys(chromedp.ID("nickname"), p.nick),
-			chromedp.Click(chromedp.CSS(`form.enter button[type="submit"]`)),
-			// The home page (the welcome page has an h1 too).
-			chromedp.WaitVisible(chromedp.CSS(`ul.spaces`)),
-			chromedp.Navigate(padURL),
-		)
+		runBrowser(t, ctx, p.nick+" enters", enterSteps(p.nick, chromedp.Navigate(padURL))...)
 		waitJS(t, ctx, p.nick+" connects", `document.getElementById("pad-app").dataset.state === "connected"`)
 		runBrowser(t, ctx, p.nick+" clicks into the editor", chromedp.Click(chromedp.CSS(".cm-content")))
 		if i == 0 {

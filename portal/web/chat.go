@@ -221,11 +221,7 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request, name string, s
 }
 
 // chatErrors maps the chat's errors to a status and a message key.
-var chatErrors = []struct {
-	err    error
-	status int
-	key    string
-}{
+var chatErrors = errorKeys{
 	{chat.ErrEmpty, http.StatusBadRequest, "chat.error.empty"},
 	{chat.ErrTooLong, http.StatusRequestEntityTooLarge, "chat.error.toolong"},
 	{chat.ErrBadText, http.StatusBadRequest, "chat.error.badtext"},
@@ -240,14 +236,7 @@ var chatErrors = []struct {
 // errChatOff refuses posts while staff have turned the chat off.
 var errChatOff = errors.New("web: the chat is off")
 
-func chatError(err error) (int, string) {
-	for _, e := range chatErrors {
-		if errors.Is(err, e.err) {
-			return e.status, e.key
-		}
-	}
-	return http.StatusInternalServerError, "error.internal"
-}
+func chatError(err error) (int, string) { return chatErrors.lookup(err) }
 
 // wantsJSON reports whether the page's script made the request, so that
 // it gets JSON rather than a redirect.

@@ -206,11 +206,7 @@ func (s *Server) drivePage(w http.ResponseWriter, r *http.Request, status int, e
 }
 
 // driveErrors maps the drive's errors to a status and a message key.
-var driveErrors = []struct {
-	err    error
-	status int
-	key    string
-}{
+var driveErrors = errorKeys{
 	{drive.ErrTooLarge, http.StatusRequestEntityTooLarge, "drive.error.toolarge"},
 	{drive.ErrQuota, http.StatusRequestEntityTooLarge, "drive.error.quota"},
 	{drive.ErrBadName, http.StatusBadRequest, "drive.error.name"},
@@ -227,14 +223,7 @@ var (
 	errNotEntered = errors.New("web: the visitor has not entered")
 )
 
-func driveError(err error) (int, string) {
-	for _, e := range driveErrors {
-		if errors.Is(err, e.err) {
-			return e.status, e.key
-		}
-	}
-	return http.StatusInternalServerError, "error.internal"
-}
+func driveError(err error) (int, string) { return driveErrors.lookup(err) }
 
 // driveUpload streams a multipart upload (field "file", once or more;
 // optional "folder", "description", "licence" before the files, as the

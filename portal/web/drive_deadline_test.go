@@ -61,9 +61,14 @@ func TestDriveUploadInterrupted(t *testing.T) {
 	ana := newPerson(t, b.hs, "Ana")
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	tmp := filepath.Join(b.data, "drive-tmp")
 	go func() {
 		w, _ := mw.CreateFormFile("file", "coupé.bin")
 		w.Write(make([]byte, 50000))
+		// The box has begun to write the file when the phone leaves.
+		for deadline := time.Now().Add(5 * time.Second); len(files(t, tmp)) == 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		pw.CloseWithError(io.ErrUnexpectedEOF) // the phone left the WiFi
 	}()
 	req, _ := http.NewRequest("POST", b.hs.URL+"/drive", pr)
@@ -73,7 +78,7 @@ func TestDriveUploadInterrupted(t *testing.T) {
 		res.Body.Close()
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(files(t, filepath.Join(b.data, "drive-tmp"))) > 0 && time.Now().Before(deadline) {
+	for len(files(t, tmp)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if left := append(files(t, filepath.Join(b.data, "drive-tmp")), files(t, filepath.Join(b.data, "drive"))...); len(left) != 0 {

@@ -199,3 +199,21 @@ func localPath(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "" && u.Host == ""
 }
+
+// errorKeys maps a part's errors to the status of the answer and the key
+// of the message that explains it to the visitor.
+type errorKeys []struct {
+	err    error
+	status int
+	key    string
+}
+
+// lookup finds err (or what it wraps); anything else is the box's fault.
+func (t errorKeys) lookup(err error) (int, string) {
+	for _, e := range t {
+		if errors.Is(err, e.err) {
+			return e.status, e.key
+		}
+	}
+	return http.StatusInternalServerError, "error.internal"
+}

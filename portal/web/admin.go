@@ -38,6 +38,7 @@ type adminLink struct{ Path, Label string }
 var staffDestinations = []struct{ path, key string }{
 	{"/pads", "admin.link.pads"},
 	{"/chat", "admin.link.chat"},
+	{"/drive", "admin.link.drive"},
 }
 
 // adminRoutes declares the staff pages under /admin.

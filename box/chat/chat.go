@@ -362,7 +362,8 @@ func (s *Service) setArchived(channel, author string, archived bool) error {
 	return err
 }
 
-// Mute stops a nickname from posting until the given time (staff).
+// Mute stops a nickname from posting until the given time (staff); a time
+// already past lifts an earlier mute.
 func (s *Service) Mute(nick, author string, until time.Time) error {
 	if strings.TrimSpace(nick) == "" {
 		return errors.New("chat: no nickname to mute")
@@ -522,7 +523,7 @@ func (s *Service) notify(events []Event) {
 //	ids        origin(32) seq(8) → channel, 0, message key: where a message is
 //	gone       origin(32) seq(8) remover → kind: removals, even of messages not yet arrived
 //	channels   CHANNEL → channelState JSON
-//	mutes      nickname → until, Unix ms (8)
+//	mutes      nickname → muteState JSON: the latest mute
 //	heads      origin(32) → last sequence number applied (8)
 var (
 	bucketIDs      = []byte("ids")
@@ -748,15 +749,26 @@ func applyClear(tx *bolt.Tx, e journal.Entry) ([]Event, error) {
 
 // later reports whether entry e wins over the one recorded in st: the
 // greatest (time, origin, seq), so every box settles on the same one.
-func later(e journal.Entry, st channelState) bool {
-	if e.Time != st.Time {
-		return e.Time > st.Time
+func later(e journal.Entry, st channelState) bool { return laterThan(e, st.Time, st.Origin, st.Seq) }
+
+// laterThan compares entry e with the entry (t, origin, seq).
+func laterThan(e journal.Entry, t journal.Time, origin string, seq uint64) bool {
+	if e.Time != t {
+		return e.Time > t
 	}
-	o := hex.EncodeToString(e.Origin[:])
-	if o != st.Origin {
-		return o > st.Origin
+	if o := hex.EncodeToString(e.Origin[:]); o != origin {
+		return o > origin
 	}
-	return e.Seq > st.Seq
+	return e.Seq > seq
+}
+
+// muteState is a nickname's latest mute: staff lift a pause with a mute
+// that ends at once, so the latest decision wins, not the longest.
+type muteState struct {
+	Until  int64        `json:"until"` // Unix ms
+	Time   journal.Time `json:"time"`
+	Origin string       `json:"origin"`
+	Seq    uint64       `json:"seq"`
 }
 
 func applyChannel(tx *bolt.Tx, e journal.Entry) error {
@@ -785,8 +797,10 @@ func applyMute(tx *bolt.Tx, e journal.Entry) error {
 		return err
 	}
 	key := []byte(nickKey(p.Nick))
-	if v := b.Get(key); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= p.Until {
+	var old muteState
+	if v := b.Get(key); v != nil && json.Unmarshal(v, &old) == nil && !laterThan(e, old.Time, old.Origin, old.Seq) {
 		return nil
 	}
-	return b.Put(key, binary.BigEndian.AppendUint64(nil, uint64(p.Until)))
+	raw, _ := json.Marshal(muteState{Until: p.Until, Time: e.Time, Origin: hex.EncodeToString(e.Origin[:]), Seq: e.Seq})
+	return b.Put(key, raw)
 }

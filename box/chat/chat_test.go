@@ -147,6 +147,14 @@ func TestRateLimitAndMute(t *testing.T) {
 	if _, err := tb.chat.Post(Default, "id-bob2", "bob", "je reviens"); err != nil {
 		t.Fatalf("after the mute: %v", err)
 	}
+	// Staff lift a pause early with a mute that ends now.
+	tb.chat.Mute("Bob", "staff", tb.now.Add(time.Hour))
+	if err := tb.chat.Mute("Bob", "staff", tb.now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.chat.Post(Default, "id-bob3", "Bob", "merci"); err != nil {
+		t.Fatalf("after the pause was lifted: %v", err)
+	}
 }
 
 func TestDeleteRemoveClear(t *testing.T) {

@@ -232,8 +232,9 @@ func (s *Service) MutedUntil(nick string) (time.Time, error) {
 		if b == nil {
 			return nil
 		}
-		if v := b.Get([]byte(nickKey(nick))); len(v) == 8 {
-			until = time.UnixMilli(int64(binary.BigEndian.Uint64(v)))
+		var m muteState
+		if v := b.Get([]byte(nickKey(nick))); v != nil && json.Unmarshal(v, &m) == nil {
+			until = time.UnixMilli(m.Until)
 		}
 		return nil
 	})

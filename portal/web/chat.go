@@ -62,7 +62,7 @@ type muteChoice struct {
 	Key     string
 }
 
-var muteChoices = []muteChoice{{15, "chat.mute.15"}, {60, "chat.mute.60"}, {24 * 60, "chat.mute.day"}}
+var muteChoices = []muteChoice{{15, "chat.mute.15"}, {60, "chat.mute.60"}, {24 * 60, "chat.mute.day"}, {0, "chat.mute.lift"}}
 
 // chatMessage is a message as pages and JSON show it, without the
 // author's pseudonym: only "mine" tells a visitor their own messages.
@@ -592,11 +592,12 @@ func (s *Server) chatRemove(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) chatMute(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("channel")
-	minutes := 0
+	minutes := -1
 	fmt.Sscan(r.PostFormValue("minutes"), &minutes)
-	if minutes <= 0 || minutes > 7*24*60 {
+	if minutes < 0 || minutes > 7*24*60 {
 		minutes = 60
 	}
+	// 0 lifts a pause: a mute that ends now replaces the one before.
 	err := s.opts.Chat.Mute(r.PostFormValue("nick"), staffAuthor, time.Now().Add(time.Duration(minutes)*time.Minute))
 	s.staffDone(w, r, err, "/chat/"+url.PathEscape(name))
 }

@@ -404,6 +404,12 @@ func TestChatModeration(t *testing.T) {
 	if res, body := ana.post(generalPath, url.Values{"text": {"encore"}}, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "en pause") {
 		t.Errorf("a muted visitor posts: %d", res.StatusCode)
 	}
+	if res, _ := staff.post(generalPath+"/mute", url.Values{"nick": {"Ana"}, "minutes": {"0"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("lifting a pause: %d", res.StatusCode)
+	}
+	if res, _ := ana.post(generalPath, url.Values{"text": {"merci"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("a visitor whose pause was lifted cannot post: %d", res.StatusCode)
+	}
 	if res, _ := bob.post("/chat/atelier-vélo", url.Values{"text": {"premier"}}, nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("posting in the new channel: %d", res.StatusCode)
 	}

@@ -3,6 +3,7 @@ package web
 func init() {
 	addMessages(map[string]map[string]string{
 		"fr": {
+			"chat.mute.lift":       "0 (lever la pause)",
 			"chat.off":             "L’équipe du lieu a fermé la discussion pour le moment : on peut lire, plus écrire.",
 			"chat.switch.off":      "Fermer la discussion pour tout le lieu",
 			"chat.switch.on":       "Rouvrir la discussion",
@@ -51,6 +52,7 @@ func init() {
 			"chat.pad":             "Revenir au pad %s",
 		},
 		"en": {
+			"chat.mute.lift":       "0 (lift the pause)",
 			"chat.off":             "The venue's staff have closed the chat for now: it can be read, not written to.",
 			"chat.switch.off":      "Close the chat for the whole venue",
 			"chat.switch.on":       "Reopen the chat",

@@ -438,26 +438,30 @@ func (s *Service) catchUp() error {
 			done = head(tx, o)
 			return nil
 		})
+		// Only chat entries are kept: the rest (pad updates above all)
+		// can be large, and chat has nothing to do with them.
 		var batch []journal.Entry
+		last := done
 		err := s.j.Since(o, done, func(e journal.Entry) error {
-			batch = append(batch, e)
+			if isChat(e.Kind) {
+				batch = append(batch, e)
+			}
+			last = e.Seq
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("chat: reading the journal: %w", err)
 		}
-		if len(batch) == 0 {
+		if last == done {
 			continue
 		}
 		err = s.st.Update(func(tx *bolt.Tx) error {
 			for _, e := range batch {
-				if isChat(e.Kind) {
-					if _, err := apply(tx, e); err != nil {
-						return err
-					}
+				if _, err := apply(tx, e); err != nil {
+					return err
 				}
 			}
-			return setHead(tx, o, batch[len(batch)-1].Seq)
+			return setHead(tx, o, last)
 		})
 		if err != nil {
 			return fmt.Errorf("chat: applying the journal: %w", err)

@@ -39,7 +39,7 @@ func TestDriveUploadSIGKILL(t *testing.T) {
 		// The upload is sent by hand over TCP, a piece at a time, so the
 		// kill comes while the box is still receiving it.
 		const size = 64 << 20
-		c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/"))
+		c, err := net.Dial("tcp", d.hostPort())
 		if err != nil {
 			t.Fatal(err)
 		}

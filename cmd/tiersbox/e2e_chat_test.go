@@ -18,13 +18,10 @@ import (
 // within a second, without a reload; a message made of markup and script
 // shows as text on both and runs nothing.
 func TestE2EChatInBrowsers(t *testing.T) {
-	if os.Getenv(envE2E) != "1" {
-		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
-	}
-	requireE2EHost(t)
+	requireE2E(t)
 	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
 	defer d.stop(t, os.Interrupt)
-	hostPort := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+	hostPort := d.hostPort()
 
 	people := []string{"Ana", "Bob"}
 	ctxs := make([]context.Context, len(people))

@@ -30,13 +30,10 @@ import (
 // byte-identical to Ana's files, and a Range request gets the exact bytes
 // asked for.
 func TestE2EDriveInBrowsers(t *testing.T) {
-	if os.Getenv(envE2E) != "1" {
-		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
-	}
-	requireE2EHost(t)
+	requireE2E(t)
 	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
 	defer d.stop(t, os.Interrupt)
-	hostPort := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+	hostPort := d.hostPort()
 
 	// Ana's files, on her disk.
 	dir := t.TempDir()

@@ -21,10 +21,7 @@ import (
 // points and DHCP serve the phones, the box answers no DNS, and a visitor
 // types tiers.local, which the box answers over multicast DNS.
 func TestE2EVenueMDNS(t *testing.T) {
-	if os.Getenv(envE2E) != "1" {
-		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
-	}
-	requireE2EHost(t)
+	requireE2E(t)
 	nets := newVisitorNet(t)
 	// Without a route for multicast (there is no default route here),
 	// joining 224.0.0.251 fails with "no such device".

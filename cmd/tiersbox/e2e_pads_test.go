@@ -93,13 +93,10 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 // other's cursor with their nickname. Then the connection drops, one keeps
 // writing, and the edits merge when it returns.
 func TestE2EPadsInBrowsers(t *testing.T) {
-	if os.Getenv(envE2E) != "1" {
-		t.Skip("set TIERSBOX_E2E=1 to run (scripts/test does)")
-	}
-	requireE2EHost(t)
+	requireE2E(t)
 	data := t.TempDir()
 	d := startDaemon(t, "--data", data, "--http", "127.0.0.1:0")
-	hostPort := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+	hostPort := d.hostPort()
 	padURL := "http://tiers.box/pads/atelier-e2e"
 	// The pad starts with a line, as a created pad does; each visitor then
 	// writes in a place of their own (two people typing at the very same

@@ -65,6 +65,11 @@ type daemon struct {
 	done   chan error
 }
 
+// hostPort is where the daemon listens, such as 127.0.0.1:41234.
+func (d *daemon) hostPort() string {
+	return strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+}
+
 // syncBuffer is a bytes.Buffer that the process's copier goroutine and the
 // test may use at once.
 type syncBuffer struct {
@@ -378,7 +383,7 @@ func TestRunInProcess(t *testing.T) {
 // exits 0.
 func TestShutdownFinishesInFlight(t *testing.T) {
 	d := startDaemon(t, "--data", t.TempDir(), "--http", "127.0.0.1:0")
-	host := strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/")
+	host := d.hostPort()
 	c, err := net.Dial("tcp", host)
 	if err != nil {
 		t.Fatal(err)

@@ -120,14 +120,7 @@ func nextPath(next string) string {
 
 // adminLogin checks the staff password and starts a session.
 func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.renderError(w, r, http.StatusRequestEntityTooLarge, "error.toolarge")
-			return
-		}
-		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+	if !s.parseForm(w, r, maxFormBytes, false) {
 		return
 	}
 	next := nextPath(r.PostForm.Get("next"))

@@ -97,8 +97,15 @@ func (p *person) get(path string) (*http.Response, string) {
 
 func (p *person) post(path string, form url.Values, header map[string]string) (*http.Response, string) {
 	p.t.Helper()
-	req, _ := http.NewRequest("POST", p.hs.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return p.send(path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), header)
+}
+
+// send posts a body from the box's own page: with an Origin header, as
+// browsers send with a form.
+func (p *person) send(path, contentType string, body io.Reader, header map[string]string) (*http.Response, string) {
+	p.t.Helper()
+	req, _ := http.NewRequest("POST", p.hs.URL+path, body)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Origin", p.hs.URL)
 	for k, v := range header {
 		req.Header.Set(k, v)

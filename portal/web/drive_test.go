@@ -81,19 +81,7 @@ func (p *person) upload(fields map[string]string, files []upload, header map[str
 		w.Write(f.content)
 	}
 	mw.Close()
-	req, _ := http.NewRequest("POST", p.hs.URL+"/drive", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Origin", p.hs.URL)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	res, err := p.client.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	return res, string(b)
+	return p.send("/drive", mw.FormDataContentType(), &body, header)
 }
 
 func pngImage(t *testing.T, w, h int) []byte {

@@ -115,14 +115,7 @@ func (s *Server) padCreate(w http.ResponseWriter, r *http.Request) {
 
 // padImport makes a pad from an uploaded .txt or .md file.
 func (s *Server) padImport(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxImport+64<<10)
-	if err := r.ParseMultipartForm(maxImport + 64<<10); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.renderError(w, r, http.StatusRequestEntityTooLarge, "error.toolarge")
-			return
-		}
-		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+	if !s.parseForm(w, r, maxImport+64<<10, true) {
 		return
 	}
 	f, hdr, err := r.FormFile("file")

@@ -217,3 +217,25 @@ func (t errorKeys) lookup(err error) (int, string) {
 	}
 	return http.StatusInternalServerError, "error.internal"
 }
+
+// parseForm reads a form of at most limit bytes (multipart or not), and
+// answers 413 or 400 itself when it cannot.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, limit int64, multipart bool) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	var err error
+	if multipart {
+		err = r.ParseMultipartForm(limit)
+	} else {
+		err = r.ParseForm()
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.renderError(w, r, http.StatusRequestEntityTooLarge, "error.toolarge")
+	} else {
+		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+	}
+	return false
+}

@@ -38,14 +38,7 @@ func (s *Server) renderWelcome(w http.ResponseWriter, r *http.Request, status in
 // device's connectivity checks now get their "online" replies, and sends
 // them home.
 func (s *Server) enter(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.renderError(w, r, http.StatusRequestEntityTooLarge, "error.toolarge")
-			return
-		}
-		s.renderError(w, r, http.StatusBadRequest, "error.badrequest")
+	if !s.parseForm(w, r, maxFormBytes, false) {
 		return
 	}
 	client := captive.ClientAddr(r)

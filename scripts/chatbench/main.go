@@ -15,7 +15,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tiersbox/scripts/internal/latency"
 	"tiersbox/scripts/internal/proc"
 )
 
@@ -50,9 +50,7 @@ type client struct {
 }
 
 var (
-	received atomic.Int64
-	latMu    sync.Mutex
-	lats     []float64
+	lats latency.Recorder
 )
 
 func main() {
@@ -147,15 +145,9 @@ func run(base string, pid, n, channels int, rate float64, duration time.Duration
 	posts.Wait()
 	time.Sleep(2 * time.Second) // the last messages arrive
 	res.Sent, res.Refused, res.Expected = sent.Load(), refused.Load(), expected.Load()
-	res.Received = received.Load()
+	res.Received = lats.Count()
 	res.Lost = max(res.Expected-res.Received, 0)
-	latMu.Lock()
-	slices.Sort(lats)
-	if len(lats) > 0 {
-		res.P50ms = lats[len(lats)/2]
-		res.P99ms = lats[len(lats)*99/100]
-	}
-	latMu.Unlock()
+	res.P50ms, res.P99ms = lats.Percentiles()
 	res.CPUSeconds = proc.CPUSeconds(pid) - cpu0
 	res.PeakRSSBytes = proc.PeakRSS(pid)
 	for _, c := range cs {
@@ -204,9 +196,6 @@ func (c *client) read() {
 		if err != nil {
 			continue
 		}
-		received.Add(1)
-		latMu.Lock()
-		lats = append(lats, float64(now.Sub(time.Unix(0, ns)).Microseconds())/1000)
-		latMu.Unlock()
+		lats.Add(now.Sub(time.Unix(0, ns)))
 	}
 }

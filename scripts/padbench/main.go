@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tiersbox/box/ydoc"
+	"tiersbox/scripts/internal/latency"
 	"tiersbox/scripts/internal/proc"
 )
 
@@ -68,10 +68,8 @@ type client struct {
 }
 
 var (
-	sentAt   sync.Map // token → time.Time
-	received atomic.Int64
-	latMu    sync.Mutex
-	lats     []float64
+	sentAt sync.Map // token → time.Time
+	lats   latency.Recorder
 )
 
 func run(url, server string, pid, n, perPad int, rate float64, duration time.Duration) (result, error) {
@@ -157,16 +155,10 @@ func run(url, server string, pid, n, perPad int, rate float64, duration time.Dur
 	for p, s := range sentPerPad {
 		res.Expected += s * int64(perPadClients[p]-1)
 	}
-	res.Received = received.Load()
+	res.Received = lats.Count()
 	res.Lost = max(res.Expected-res.Received, 0)
 	res.Failed = failed.Load()
-	latMu.Lock()
-	slices.Sort(lats)
-	if len(lats) > 0 {
-		res.P50ms = lats[len(lats)/2]
-		res.P99ms = lats[len(lats)*99/100]
-	}
-	latMu.Unlock()
+	res.P50ms, res.P99ms = lats.Percentiles()
 	res.CPUSeconds = proc.CPUSeconds(pid) - cpu0
 	res.PeakRSSBytes = proc.PeakRSS(pid)
 	return res, nil
@@ -189,10 +181,7 @@ func (c *client) read() {
 			}
 			c.seen[token] = true
 			if t, ok := sentAt.Load(token); ok && !strings.HasPrefix(token, fmt.Sprintf("~%d.", c.id)) {
-				received.Add(1)
-				latMu.Lock()
-				lats = append(lats, float64(now.Sub(t.(time.Time)).Microseconds())/1000)
-				latMu.Unlock()
+				lats.Add(now.Sub(t.(time.Time)))
 			}
 		}
 	}

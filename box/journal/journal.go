@@ -88,6 +88,30 @@ type Journal struct {
 
 	mu    sync.Mutex // serialises appends and the clock
 	clock clock
+
+	watchMu  sync.Mutex
+	watchers []func(Origin, uint64)
+}
+
+// Watch registers f, called after every commit that adds entries, with
+// their origin and the origin's new last sequence number. f runs on the
+// writer's goroutine, so it must only take note (signal a channel) and
+// return; box-to-box sync uses it to announce what grew.
+func (j *Journal) Watch(f func(o Origin, head uint64)) {
+	j.watchMu.Lock()
+	defer j.watchMu.Unlock()
+	j.watchers = append(j.watchers, f)
+}
+
+func (j *Journal) notify(heads map[Origin]uint64) {
+	j.watchMu.Lock()
+	ws := j.watchers
+	j.watchMu.Unlock()
+	for o, h := range heads {
+		for _, f := range ws {
+			f(o, h)
+		}
+	}
 }
 
 // Bucket layout inside store.BucketJournal: one nested bucket per origin,
@@ -192,6 +216,9 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 		j.clock.last = saved
 		return nil, fmt.Errorf("journal: append: %w", err)
 	}
+	if len(out) > 0 {
+		j.notify(map[Origin]uint64{j.origin: out[len(out)-1].Seq})
+	}
 	return out, nil
 }
 
@@ -219,7 +246,9 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	added := 0
+	grown := make(map[Origin]uint64)
 	err := j.st.Update(func(tx *bolt.Tx) error {
+		clear(grown)
 		idx := tx.Bucket(store.BucketJournalIndex)
 		for _, e := range entries {
 			if e.Origin == j.origin {
@@ -252,6 +281,7 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
 				return err
 			}
+			grown[e.Origin] = e.Seq
 			added++
 		}
 		return nil
@@ -262,6 +292,7 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 	for _, e := range entries {
 		j.clock.observe(e.Time)
 	}
+	j.notify(grown)
 	return added, nil
 }
 

@@ -52,6 +52,11 @@ var (
 	// uploads under way, so that a crash leaves nothing half-written.
 	BucketDrive        = []byte("drive")
 	BucketDriveUploads = []byte("drive_uploads")
+	// sync/link: the devices staff linked, and pairing codes.
+	BucketLinks = []byte("links")
+	// sync/bep: per folder, this box's index (files, sequence, index ID)
+	// and what each linked peer announced.
+	BucketBEP = []byte("bep")
 )
 
 var keySchemaVersion = []byte("schema_version")
@@ -76,6 +81,8 @@ var migrations = []Migration{
 	createBuckets(BucketJournal, BucketJournalIndex, BucketPadWAL, BucketPadCache),
 	// 3: chat and drive.
 	createBuckets(BucketChat, BucketDrive, BucketDriveUploads),
+	// 4: box-to-box sync.
+	createBuckets(BucketLinks, BucketBEP),
 }
 
 // createBuckets is a migration that adds buckets.

@@ -1,0 +1,302 @@
+package bep
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+)
+
+// DriveHooks is what the drive service learns from sync: a file that a
+// peer sent was put in place, or one that a peer deleted was removed.
+type DriveHooks interface {
+	Arrived(path string) error
+	Departed(path string) error
+}
+
+// driveFolder is the drive's folder on disk as a BEP folder.
+type driveFolder struct {
+	root   string
+	me     protocol.ShortID
+	idx    *localIndex
+	hooks  DriveHooks
+	logger *slog.Logger
+
+	// mu is held while the disk and the index are compared or changed
+	// together, so that a scan never mistakes a file being put in place
+	// by the puller for a local edit.
+	mu sync.Mutex
+}
+
+// scan compares the folder on disk with the index and announces what
+// changed: new or modified files get a new version from this box,
+// missing ones are marked deleted.
+func (df *driveFolder) scan() error {
+	_, _, known := df.idx.snapshot()
+	type found struct {
+		info fs.FileInfo
+		dir  bool
+	}
+	seen := map[string]found{}
+	err := filepath.WalkDir(df.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == df.root {
+				return err
+			}
+			df.logger.Warn("sync: cannot read a path in the drive folder", "path", p, "error", err)
+			return nil
+		}
+		if p == df.root {
+			return nil
+		}
+		rel := filepath.ToSlash(p[len(df.root)+1:])
+		if ignored(rel) || checkName(rel) != nil {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return nil // symbolic links and devices are not synced
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		seen[rel] = found{info, d.IsDir()}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bep: scan the drive folder: %w", err)
+	}
+	var changed []protocol.FileInfo
+	for name, fd := range seen {
+		old, had := known[name]
+		if had && !old.IsDeleted() && unchanged(old, fd.info, fd.dir) {
+			continue
+		}
+		var f protocol.FileInfo
+		if fd.dir {
+			f = protocol.FileInfo{Name: name, Type: protocol.FileInfoTypeDirectory, Permissions: 0o755,
+				ModifiedS: fd.info.ModTime().Unix(), ModifiedNs: int32(fd.info.ModTime().Nanosecond())}
+		} else {
+			var err error
+			if f, err = hashFile(filepath.Join(df.root, filepath.FromSlash(name)), name, fd.info); err != nil {
+				df.logger.Warn("sync: cannot read a drive file", "path", name, "error", err)
+				continue
+			}
+		}
+		if had && !old.IsDeleted() && !fd.dir && old.Size == f.Size && string(old.BlocksHash) == string(f.BlocksHash) {
+			// Same content, only the time changed: keep the version,
+			// remember the time.
+			f.Version = old.Version
+			f.ModifiedBy = old.ModifiedBy
+		} else {
+			f.Version = old.Version.Update(df.me)
+			f.ModifiedBy = df.me
+		}
+		changed = append(changed, f)
+	}
+	for name, old := range known {
+		if _, ok := seen[name]; ok || old.IsDeleted() {
+			continue
+		}
+		f := old
+		f.SetDeleted(df.me)
+		changed = append(changed, f)
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	// Keep only what nobody changed meanwhile (the puller may have put
+	// a file in place while this scan was hashing).
+	keep := changed[:0]
+	for _, f := range changed {
+		now, _ := df.idx.get(f.Name)
+		if now.Sequence != known[f.Name].Sequence {
+			continue
+		}
+		info, err := os.Lstat(filepath.Join(df.root, filepath.FromSlash(f.Name)))
+		switch {
+		case f.IsDeleted() && err == nil:
+			continue
+		case !f.IsDeleted() && (err != nil || !unchanged(f, info, f.IsDirectory())):
+			continue
+		}
+		keep = append(keep, f)
+	}
+	return df.idx.commit(keep...)
+}
+
+// unchanged reports whether the file on disk is the one f describes, by
+// size and modification time as Syncthing does.
+func unchanged(f protocol.FileInfo, info fs.FileInfo, dir bool) bool {
+	if dir {
+		return f.IsDirectory()
+	}
+	return f.Type == protocol.FileInfoTypeFile && f.Size == info.Size() && f.ModTime().Equal(info.ModTime())
+}
+
+// hashFile describes the file at p.
+func hashFile(p, name string, info fs.FileInfo) (protocol.FileInfo, error) {
+	fd, err := os.Open(p)
+	if err != nil {
+		return protocol.FileInfo{}, err
+	}
+	defer fd.Close()
+	f := protocol.FileInfo{Name: name, Type: protocol.FileInfoTypeFile, Size: info.Size(), Permissions: 0o644,
+		ModifiedS: info.ModTime().Unix(), ModifiedNs: int32(info.ModTime().Nanosecond())}
+	bs := protocol.BlockSize(f.Size)
+	f.RawBlockSize = int32(bs)
+	buf := make([]byte, bs)
+	var off int64
+	for {
+		n, err := io.ReadFull(fd, buf)
+		if n > 0 {
+			h := sha256.Sum256(buf[:n])
+			f.Blocks = append(f.Blocks, protocol.BlockInfo{Offset: off, Size: n, Hash: h[:]})
+			off += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return protocol.FileInfo{}, err
+		}
+	}
+	if off != f.Size {
+		return protocol.FileInfo{}, fmt.Errorf("%s changed while it was read", name)
+	}
+	if len(f.Blocks) == 0 {
+		f.Blocks = blocksOf(nil, bs)
+	}
+	f.BlocksHash = protocol.BlocksHash(f.Blocks)
+	return f, nil
+}
+
+// tempName is where a file being received is written: a dot-name in the
+// same folder (so the rename is atomic), which scans and the drive
+// ignore. It is Syncthing's own temporary name, so an interrupted
+// transfer can be resumed by either.
+func tempName(name string) string {
+	dir, base := path.Split(name)
+	if len(base) > 200 {
+		sum := sha256.Sum256([]byte(base))
+		base = fmt.Sprintf("%x", sum[:8])
+	}
+	return dir + ".syncthing." + base + ".tmp"
+}
+
+// conflictName is Syncthing's name for the losing side of a conflict.
+func conflictName(name string, by protocol.ShortID, now time.Time) string {
+	ext := path.Ext(name)
+	base := strings.TrimSuffix(name, ext)
+	return fmt.Sprintf("%s.sync-conflict-%s-%s%s", base, now.Format("20060102-150405"), by.String(), ext)
+}
+
+// place moves a received file into place and records it, under mu, unless
+// the file at name changed on disk since the index last described it (a
+// local edit the next scan will announce).
+func (df *driveFolder) place(tmp string, f protocol.FileInfo, afterConflict bool) error {
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	dst := filepath.Join(df.root, filepath.FromSlash(f.Name))
+	if !afterConflict {
+		if err := df.checkUntouched(f.Name); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("bep: put %s in place: %w", f.Name, err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	return df.idx.commit(f)
+}
+
+// errLocalChange says a file changed on disk since it was announced; the
+// next scan announces the change and a conflict is settled then.
+var errLocalChange = errors.New("bep: the file changed here meanwhile")
+
+func (df *driveFolder) checkUntouched(name string) error {
+	cur, had := df.idx.get(name)
+	info, err := os.Lstat(filepath.Join(df.root, filepath.FromSlash(name)))
+	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	case err != nil: // nothing on disk
+		if had && !cur.IsDeleted() {
+			return errLocalChange
+		}
+	case !had || cur.IsDeleted() || !unchanged(cur, info, info.IsDir()):
+		return errLocalChange
+	}
+	return nil
+}
+
+// remove deletes what a peer deleted, unless it changed here meanwhile.
+func (df *driveFolder) remove(f protocol.FileInfo) error {
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	p := filepath.Join(df.root, filepath.FromSlash(f.Name))
+	if _, err := os.Lstat(p); err == nil {
+		if err := df.checkUntouched(f.Name); err != nil {
+			return err
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("bep: delete %s: %w", f.Name, err)
+		}
+		if err := syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	return df.idx.commit(f)
+}
+
+// mkdir makes a folder a peer announced.
+func (df *driveFolder) mkdir(f protocol.FileInfo) error {
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	if err := os.MkdirAll(filepath.Join(df.root, filepath.FromSlash(f.Name)), 0o755); err != nil {
+		return fmt.Errorf("bep: make folder %s: %w", f.Name, err)
+	}
+	return df.idx.commit(f)
+}
+
+// moveForConflict renames this box's losing version of name aside, as
+// Syncthing does; the next scan announces the copy as a new file.
+func (df *driveFolder) moveForConflict(name string, now time.Time) error {
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	src := filepath.Join(df.root, filepath.FromSlash(name))
+	dst := filepath.Join(df.root, filepath.FromSlash(conflictName(name, df.me, now)))
+	if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("bep: keep a conflict copy of %s: %w", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("bep: sync folder %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package bep
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"tiersbox/box/store"
+)
+
+// Inside store.BucketBEP:
+//
+//	local/FOLDER/meta          {"index_id", "seq"}
+//	local/FOLDER/files/NAME    FileInfo (protobuf, as Syncthing stores it)
+//	remote/DEVICE/FOLDER/meta  {"index_id", "max_seq"}
+//	remote/DEVICE/FOLDER/files/NAME
+//
+// BEP.md §3 says what must survive a restart: this box's index ID and
+// sequence per folder, its files with their version vectors, and per peer
+// the index ID and highest sequence received with the peer's files. A new
+// index ID at every start would make every peer send everything again.
+var (
+	keyLocal  = []byte("local")
+	keyRemote = []byte("remote")
+	keyMeta   = []byte("meta")
+	keyFiles  = []byte("files")
+)
+
+func marshalFile(f protocol.FileInfo) ([]byte, error) { return proto.Marshal(f.ToWire(true)) }
+
+func unmarshalFile(b []byte) (protocol.FileInfo, error) {
+	w := (&protocol.FileInfo{}).ToWire(true)
+	if err := proto.Unmarshal(b, w); err != nil {
+		return protocol.FileInfo{}, err
+	}
+	return protocol.FileInfoFromDB(w), nil
+}
+
+// bucketPath opens (creating when tx is writable) nested buckets.
+func bucketPath(tx *bolt.Tx, names ...[]byte) (*bolt.Bucket, error) {
+	b := tx.Bucket(store.BucketBEP)
+	for _, n := range names {
+		next := b.Bucket(n)
+		if next == nil {
+			if !tx.Writable() {
+				return nil, nil
+			}
+			var err error
+			if next, err = b.CreateBucket(n); err != nil {
+				return nil, err
+			}
+		}
+		b = next
+	}
+	return b, nil
+}
+
+func loadFiles(b *bolt.Bucket) (map[string]protocol.FileInfo, error) {
+	files := make(map[string]protocol.FileInfo)
+	if b == nil {
+		return files, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		f, err := unmarshalFile(v)
+		if err != nil {
+			return fmt.Errorf("file %q: %w", k, err)
+		}
+		files[string(k)] = f
+		return nil
+	})
+	return files, err
+}
+
+// localIndex is what this box announces in one folder. It is safe for
+// concurrent use.
+type localIndex struct {
+	st     *store.Store
+	folder string
+
+	mu      sync.Mutex
+	id      protocol.IndexID
+	seq     int64
+	files   map[string]protocol.FileInfo
+	changed chan struct{} // closed and replaced at every commit
+}
+
+type localMeta struct {
+	IndexID protocol.IndexID `json:"index_id"`
+	Seq     int64            `json:"seq"`
+}
+
+func openLocal(st *store.Store, folder string) (*localIndex, error) {
+	li := &localIndex{st: st, folder: folder, changed: make(chan struct{})}
+	err := st.Update(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, keyLocal, []byte(folder))
+		if err != nil {
+			return err
+		}
+		var m localMeta
+		if v := b.Get(keyMeta); v != nil {
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+		} else {
+			m.IndexID = protocol.NewIndexID()
+			v, _ := json.Marshal(m)
+			if err := b.Put(keyMeta, v); err != nil {
+				return err
+			}
+		}
+		li.id, li.seq = m.IndexID, m.Seq
+		li.files, err = loadFiles(b.Bucket(keyFiles))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bep: open index of %s: %w", folder, err)
+	}
+	return li, nil
+}
+
+// get returns the file announced under name.
+func (li *localIndex) get(name string) (protocol.FileInfo, bool) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	f, ok := li.files[name]
+	return f, ok
+}
+
+// head returns the index ID and the last sequence number.
+func (li *localIndex) head() (protocol.IndexID, int64) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return li.id, li.seq
+}
+
+// snapshot returns the index ID, the last sequence and a copy of the files.
+func (li *localIndex) snapshot() (protocol.IndexID, int64, map[string]protocol.FileInfo) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return li.id, li.seq, maps(li.files)
+}
+
+func maps(m map[string]protocol.FileInfo) map[string]protocol.FileInfo {
+	out := make(map[string]protocol.FileInfo, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// since returns the files changed after sequence after, in sequence
+// order, and a channel closed at the next commit.
+func (li *localIndex) since(after int64) ([]protocol.FileInfo, int64, <-chan struct{}) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	var out []protocol.FileInfo
+	for _, f := range li.files {
+		if f.Sequence > after {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b protocol.FileInfo) int { return int(a.Sequence - b.Sequence) })
+	return out, li.seq, li.changed
+}
+
+// commit records new versions of files, each with the next sequence
+// number, in one transaction, and wakes whoever waits for changes.
+func (li *localIndex) commit(files ...protocol.FileInfo) error {
+	if len(files) == 0 {
+		return nil
+	}
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	seq := li.seq
+	out := make([]protocol.FileInfo, len(files))
+	err := li.st.Update(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, keyLocal, []byte(li.folder))
+		if err != nil {
+			return err
+		}
+		fb, err := b.CreateBucketIfNotExists(keyFiles)
+		if err != nil {
+			return err
+		}
+		seq = li.seq
+		for i, f := range files {
+			seq++
+			f.Sequence = seq
+			f.LocalFlags = 0
+			v, err := marshalFile(f)
+			if err != nil {
+				return err
+			}
+			if err := fb.Put([]byte(f.Name), v); err != nil {
+				return err
+			}
+			out[i] = f
+		}
+		m, _ := json.Marshal(localMeta{IndexID: li.id, Seq: seq})
+		return b.Put(keyMeta, m)
+	})
+	if err != nil {
+		return fmt.Errorf("bep: record index of %s: %w", li.folder, err)
+	}
+	li.seq = seq
+	for _, f := range out {
+		li.files[f.Name] = f
+	}
+	close(li.changed)
+	li.changed = make(chan struct{})
+	return nil
+}
+
+// remoteIndex is what one peer announced in one folder.
+type remoteIndex struct {
+	IndexID protocol.IndexID `json:"index_id"`
+	MaxSeq  int64            `json:"max_seq"`
+	files   map[string]protocol.FileInfo
+}
+
+func remoteKeys(dev protocol.DeviceID, folder string) [][]byte {
+	return [][]byte{keyRemote, dev[:], []byte(folder)}
+}
+
+func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteIndex, error) {
+	ri := &remoteIndex{files: map[string]protocol.FileInfo{}}
+	err := st.View(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, remoteKeys(dev, folder)...)
+		if err != nil || b == nil {
+			return err
+		}
+		if v := b.Get(keyMeta); v != nil {
+			if err := json.Unmarshal(v, ri); err != nil {
+				return err
+			}
+		}
+		ri.files, err = loadFiles(b.Bucket(keyFiles))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bep: read index of %s from %s: %w", folder, dev.Short(), err)
+	}
+	return ri, nil
+}
+
+// saveRemote records files a peer announced; replace drops what it had
+// announced before (a full Index, or a new index ID).
+func saveRemote(st *store.Store, dev protocol.DeviceID, folder string, ri *remoteIndex, files []protocol.FileInfo, replace bool) error {
+	err := st.Update(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, remoteKeys(dev, folder)...)
+		if err != nil {
+			return err
+		}
+		if replace && b.Bucket(keyFiles) != nil {
+			if err := b.DeleteBucket(keyFiles); err != nil {
+				return err
+			}
+		}
+		fb, err := b.CreateBucketIfNotExists(keyFiles)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			v, err := marshalFile(f)
+			if err != nil {
+				return err
+			}
+			if err := fb.Put([]byte(f.Name), v); err != nil {
+				return err
+			}
+		}
+		m, _ := json.Marshal(ri)
+		return b.Put(keyMeta, m)
+	})
+	if err != nil {
+		return fmt.Errorf("bep: record index of %s from %s: %w", folder, dev.Short(), err)
+	}
+	return nil
+}
+
+// dropRemote forgets everything a peer announced (it was unlinked).
+func dropRemote(st *store.Store, dev protocol.DeviceID) error {
+	return st.Update(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, keyRemote)
+		if err != nil {
+			return err
+		}
+		if b.Bucket(dev[:]) != nil {
+			return b.DeleteBucket(dev[:])
+		}
+		return nil
+	})
+}

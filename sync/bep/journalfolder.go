@@ -1,0 +1,268 @@
+package bep
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+
+	"tiersbox/box/journal"
+)
+
+// SegmentSize is where a journal segment closes: entries are added to a
+// segment while it is smaller than this, so a segment is at most
+// SegmentSize plus one entry. Only the entries decide the boundaries, so
+// every box cuts an origin's journal the same way.
+const SegmentSize = 1 << 20
+
+// segment is one segment file of an origin: entries first..last.
+type segment struct {
+	first, last uint64
+	size        int64
+	lastTime    journal.Time
+}
+
+func segmentName(o journal.Origin, first uint64) string {
+	return fmt.Sprintf("%s/%016d.tj", hex.EncodeToString(o[:]), first)
+}
+
+// parseSegmentName is the inverse of segmentName.
+func parseSegmentName(name string) (journal.Origin, uint64, bool) {
+	var o journal.Origin
+	if !segmentRE.MatchString(name) {
+		return o, 0, false
+	}
+	dir, file, _ := strings.Cut(name, "/")
+	b, err := hex.DecodeString(dir)
+	if err != nil {
+		return o, 0, false
+	}
+	copy(o[:], b)
+	first, err := strconv.ParseUint(strings.TrimSuffix(file, ".tj"), 10, 64)
+	return o, first, err == nil && first > 0
+}
+
+func shortOf(o journal.Origin) protocol.ShortID { return protocol.DeviceID(o).Short() }
+
+// journalFolder announces the journal as segment files and takes in the
+// segments that peers send.
+type journalFolder struct {
+	j        *journal.Journal
+	idx      *localIndex
+	logger   *slog.Logger
+	ingested func([]journal.Entry)
+
+	mu   sync.Mutex // guards segs and the index's journal files
+	segs map[journal.Origin][]segment
+}
+
+func newJournalFolder(j *journal.Journal, idx *localIndex, logger *slog.Logger, ingested func([]journal.Entry)) (*journalFolder, error) {
+	jf := &journalFolder{j: j, idx: idx, logger: logger, ingested: ingested, segs: make(map[journal.Origin][]segment)}
+	heads, err := j.Heads()
+	if err != nil {
+		return nil, err
+	}
+	for o := range heads {
+		if err := jf.refresh(o); err != nil {
+			return nil, err
+		}
+	}
+	return jf, nil
+}
+
+// refresh reads the entries of origin o that are not yet in its
+// segments, cuts them into segments, and announces the segments that
+// changed.
+func (jf *journalFolder) refresh(o journal.Origin) error {
+	jf.mu.Lock()
+	defer jf.mu.Unlock()
+	segs := jf.segs[o]
+	after := uint64(0)
+	if n := len(segs); n > 0 {
+		after = segs[n-1].last
+	}
+	touched := map[uint64]bool{}
+	err := jf.j.Since(o, after, func(e journal.Entry) error {
+		size := int64(len(e.Encode()))
+		n := len(segs)
+		if n == 0 || segs[n-1].size >= SegmentSize {
+			segs = append(segs, segment{first: e.Seq})
+			n++
+		}
+		s := &segs[n-1]
+		s.last, s.size, s.lastTime = e.Seq, s.size+size, e.Time
+		touched[s.first] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bep: read journal of %v: %w", o, err)
+	}
+	jf.segs[o] = segs
+	var changed []protocol.FileInfo
+	dir := hex.EncodeToString(o[:])
+	if _, ok := jf.idx.get(dir); !ok && len(segs) > 0 {
+		changed = append(changed, protocol.FileInfo{
+			Name: dir, Type: protocol.FileInfoTypeDirectory, Permissions: 0o755,
+			ModifiedBy: shortOf(o), Version: protocol.Vector{Counters: []protocol.Counter{{ID: shortOf(o), Value: 1}}},
+		})
+	}
+	for _, s := range segs {
+		name := segmentName(o, s.first)
+		old, ok := jf.idx.get(name)
+		if ok && !touched[s.first] && old.Size == s.size && old.Version.Counter(shortOf(o)) == s.last {
+			continue // announced already, as it is
+		}
+		data, err := jf.read(o, s)
+		if err != nil {
+			return err
+		}
+		f := segmentFile(name, o, s, data)
+		if ok && old.Size == f.Size && old.Version.Equal(f.Version) && string(old.BlocksHash) == string(f.BlocksHash) {
+			continue
+		}
+		changed = append(changed, f)
+	}
+	return jf.idx.commit(changed...)
+}
+
+// read returns the bytes of segment s of origin o: its entries' frames,
+// one after the other.
+func (jf *journalFolder) read(o journal.Origin, s segment) ([]byte, error) {
+	buf := make([]byte, 0, s.size)
+	stop := errors.New("stop")
+	err := jf.j.Since(o, s.first-1, func(e journal.Entry) error {
+		if e.Seq > s.last {
+			return stop
+		}
+		buf = append(buf, e.Encode()...)
+		return nil
+	})
+	if err != nil && !errors.Is(err, stop) {
+		return nil, fmt.Errorf("bep: read segment %v/%d: %w", o, s.first, err)
+	}
+	return buf, nil
+}
+
+// segmentFile describes a segment as Syncthing describes a file. The
+// version vector counts the origin's entries, so it grows with the
+// segment and is the same at every box that holds the same entries.
+func segmentFile(name string, o journal.Origin, s segment, data []byte) protocol.FileInfo {
+	wall := s.lastTime.Wall()
+	f := protocol.FileInfo{
+		Name: name, Type: protocol.FileInfoTypeFile, Size: int64(len(data)), Permissions: 0o644,
+		ModifiedS: wall.Unix(), ModifiedNs: int32(wall.Nanosecond()), ModifiedBy: shortOf(o),
+		Version: protocol.Vector{Counters: []protocol.Counter{{ID: shortOf(o), Value: s.last}}},
+	}
+	f.RawBlockSize = int32(protocol.BlockSize(f.Size))
+	f.Blocks = blocksOf(data, int(f.RawBlockSize))
+	f.BlocksHash = protocol.BlocksHash(f.Blocks)
+	return f
+}
+
+// blocksOf hashes data in blocks of size bs; an empty file has one empty
+// block, as BEP requires.
+func blocksOf(data []byte, bs int) []protocol.BlockInfo {
+	if len(data) == 0 {
+		h := sha256.Sum256(nil)
+		return []protocol.BlockInfo{{Hash: h[:]}}
+	}
+	var blocks []protocol.BlockInfo
+	for off := 0; off < len(data); off += bs {
+		end := min(off+bs, len(data))
+		h := sha256.Sum256(data[off:end])
+		blocks = append(blocks, protocol.BlockInfo{Offset: int64(off), Size: end - off, Hash: h[:]})
+	}
+	return blocks
+}
+
+// readAt serves a peer's request for size bytes at off of a segment.
+func (jf *journalFolder) readAt(name string, off int64, size int) ([]byte, error) {
+	o, first, ok := parseSegmentName(name)
+	if !ok {
+		return nil, protocol.ErrNoSuchFile
+	}
+	jf.mu.Lock()
+	var seg *segment
+	for i := range jf.segs[o] {
+		if jf.segs[o][i].first == first {
+			s := jf.segs[o][i]
+			seg = &s
+		}
+	}
+	jf.mu.Unlock()
+	if seg == nil {
+		return nil, protocol.ErrNoSuchFile
+	}
+	data, err := jf.read(o, *seg)
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || off+int64(size) > int64(len(data)) {
+		return nil, protocol.ErrNoSuchFile
+	}
+	return data[off : off+int64(size)], nil
+}
+
+// errSegment marks a segment whose content cannot be taken in.
+var errSegment = errors.New("bep: journal segment refused")
+
+// ingest takes in the bytes of a segment a peer sent: every frame must
+// decode, come from the segment's origin and follow the one before. A
+// torn last frame is left for later. It returns the entries that were new.
+func (jf *journalFolder) ingest(name string, data []byte) ([]journal.Entry, error) {
+	o, first, ok := parseSegmentName(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q is not a segment name", errSegment, name)
+	}
+	if o == jf.j.Origin() {
+		return nil, nil // this box's own journal is written here only
+	}
+	heads, err := jf.j.Heads()
+	if err != nil {
+		return nil, err
+	}
+	head := heads[o]
+	if first > head+1 {
+		return nil, fmt.Errorf("%w: %s starts at %d, after this box's %d entries of that origin", errGap, name, first, head)
+	}
+	var entries []journal.Entry
+	next := first
+	for rest := data; len(rest) > 0; {
+		e, n, err := journal.Decode(rest)
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "truncated") {
+				break // a torn tail: what came before is good
+			}
+			return nil, fmt.Errorf("%w: %s at entry %d: %v", errSegment, name, next, err)
+		}
+		if e.Origin != o || e.Seq != next {
+			return nil, fmt.Errorf("%w: %s holds entry %v/%d where %v/%d belongs", errSegment, name, e.Origin, e.Seq, o, next)
+		}
+		if e.Seq > head {
+			entries = append(entries, e)
+		}
+		next++
+		rest = rest[n:]
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	if _, err := jf.j.Ingest(entries...); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errSegment, name, err)
+	}
+	if jf.ingested != nil {
+		jf.ingested(entries)
+	}
+	return entries, nil
+}
+
+// errGap says a segment came before the ones it follows; it is tried
+// again once they arrived.
+var errGap = errors.New("bep: segment arrived before the ones before it")

@@ -1,0 +1,428 @@
+package bep
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+
+	"tiersbox/box/identity"
+	"tiersbox/box/journal"
+	"tiersbox/box/store"
+	"tiersbox/sync/link"
+)
+
+// Options configure a Node.
+type Options struct {
+	Identity *identity.Identity
+	Store    *store.Store
+	Journal  *journal.Journal
+	Links    *link.Links
+	// DriveDir is the drive's folder on disk; Drive hears about the files
+	// that sync puts there or removes.
+	DriveDir string
+	Drive    DriveHooks
+	// Ingested receives other boxes' entries once they are in the
+	// journal, so that the services apply them at once.
+	Ingested func([]journal.Entry)
+	// Listen is the TCP address to accept peers on; empty accepts none.
+	Listen string
+	// Name and Version are said in the Hello.
+	Name, Version string
+	// RateLimit caps each link, in bytes per second in each direction;
+	// zero means no cap.
+	RateLimit int64
+	// ScanInterval is how often the drive folder is scanned for changes
+	// made behind the box's back; zero means a minute.
+	ScanInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Node is this box's BEP peer.
+type Node struct {
+	opts   Options
+	me     protocol.DeviceID
+	logger *slog.Logger
+	tls    *tls.Config
+
+	jIdx, dIdx *localIndex
+	jf         *journalFolder
+	df         *driveFolder
+
+	listener net.Listener
+
+	mu         sync.Mutex
+	peers      map[protocol.DeviceID]*peer
+	lastSeen   map[protocol.DeviceID]time.Time
+	discovered map[protocol.DeviceID][]string
+	backoff    map[protocol.DeviceID]*retry
+
+	wake      chan struct{} // dial now
+	scanNow   chan struct{}
+	pullNow   map[string]chan struct{}
+	dirtyMu   sync.Mutex
+	dirty     map[journal.Origin]bool
+	refreshes chan struct{}
+}
+
+type retry struct {
+	next  time.Time
+	delay time.Duration
+}
+
+// New prepares the node: it opens the folders' indexes and announces the
+// journal as it stands. Run starts the network side.
+func New(opts Options) (*Node, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ScanInterval <= 0 {
+		opts.ScanInterval = time.Minute
+	}
+	n := &Node{
+		opts: opts, me: opts.Identity.DeviceID, logger: opts.Logger,
+		peers: map[protocol.DeviceID]*peer{}, lastSeen: map[protocol.DeviceID]time.Time{},
+		discovered: map[protocol.DeviceID][]string{}, backoff: map[protocol.DeviceID]*retry{},
+		wake: make(chan struct{}, 1), scanNow: make(chan struct{}, 1), refreshes: make(chan struct{}, 1),
+		pullNow: map[string]chan struct{}{FolderJournal: make(chan struct{}, 1), FolderDrive: make(chan struct{}, 1)},
+		dirty:   map[journal.Origin]bool{},
+	}
+	n.tls = tlsConfig(opts.Identity.Cert, n.linked)
+	var err error
+	if n.jIdx, err = openLocal(opts.Store, FolderJournal); err != nil {
+		return nil, err
+	}
+	if n.dIdx, err = openLocal(opts.Store, FolderDrive); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.DriveDir, 0o750); err != nil {
+		return nil, fmt.Errorf("bep: drive folder: %w", err)
+	}
+	n.df = &driveFolder{root: opts.DriveDir, me: n.me.Short(), idx: n.dIdx, hooks: opts.Drive, logger: n.logger}
+	opts.Journal.Watch(func(o journal.Origin, _ uint64) {
+		n.dirtyMu.Lock()
+		n.dirty[o] = true
+		n.dirtyMu.Unlock()
+		signal(n.refreshes)
+	})
+	if n.jf, err = newJournalFolder(opts.Journal, n.jIdx, n.logger, opts.Ingested); err != nil {
+		return nil, err
+	}
+	if err := n.df.scan(); err != nil {
+		return nil, err
+	}
+	opts.Links.Watch(n.linksChanged)
+	return n, nil
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// DeviceID returns this box's device ID.
+func (n *Node) DeviceID() protocol.DeviceID { return n.me }
+
+// DriveChanged tells the node that the drive changed a file, so that it
+// scans now rather than at the next interval.
+func (n *Node) DriveChanged() { signal(n.scanNow) }
+
+// Discovered gives the node addresses where a device was seen on the
+// local network. Only linked devices are dialled.
+func (n *Node) Discovered(id protocol.DeviceID, addrs []string) {
+	n.mu.Lock()
+	changed := !slices.Equal(n.discovered[id], addrs)
+	n.discovered[id] = slices.Clone(addrs)
+	if changed {
+		delete(n.backoff, id)
+	}
+	n.mu.Unlock()
+	if changed {
+		signal(n.wake)
+	}
+}
+
+func (n *Node) linked(id protocol.DeviceID) bool {
+	_, ok, err := n.opts.Links.Get(id)
+	return ok && err == nil
+}
+
+// linksChanged drops connections to devices no longer linked and dials
+// new ones.
+func (n *Node) linksChanged() {
+	n.mu.Lock()
+	var drop []*peer
+	for id, p := range n.peers {
+		if !n.linked(id) {
+			drop = append(drop, p)
+		}
+	}
+	clear(n.backoff)
+	n.mu.Unlock()
+	for _, p := range drop {
+		p.conn.Close(errors.New("unlinked by staff"))
+		dropRemote(n.opts.Store, p.id)
+	}
+	signal(n.wake)
+}
+
+// Run accepts and dials peers, scans the drive and pulls what peers have,
+// until ctx is done.
+func (n *Node) Run(ctx context.Context) error {
+	if n.opts.Listen != "" {
+		l, err := net.Listen("tcp", n.opts.Listen)
+		if err != nil {
+			return fmt.Errorf("bep: listen on %s: %w", n.opts.Listen, err)
+		}
+		n.mu.Lock()
+		n.listener = l
+		n.mu.Unlock()
+		n.logger.Info("sync listening", "address", l.Addr().String(), "device", n.me.String())
+		go n.accept(ctx, l)
+		context.AfterFunc(ctx, func() { l.Close() })
+	}
+	var wg sync.WaitGroup
+	for _, f := range []func(context.Context){n.dialLoop, n.scanLoop, n.refreshLoop,
+		func(ctx context.Context) { n.pullLoop(ctx, FolderJournal) },
+		func(ctx context.Context) { n.pullLoop(ctx, FolderDrive) }} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	<-ctx.Done()
+	n.mu.Lock()
+	for _, p := range n.peers {
+		p.conn.Close(errors.New("box stopping"))
+	}
+	n.mu.Unlock()
+	wg.Wait()
+	return nil
+}
+
+// Addr returns the address the node listens on, once Run has started.
+func (n *Node) Addr() net.Addr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.listener == nil {
+		return nil
+	}
+	return n.listener.Addr()
+}
+
+func (n *Node) accept(ctx context.Context, l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				n.logger.Error("sync: accept", "error", err)
+			}
+			return
+		}
+		go func() {
+			if err := n.serve(ctx, c, false, protocol.DeviceID{}); err != nil {
+				n.logger.Info("sync: incoming connection refused", "remote", c.RemoteAddr().String(), "error", err)
+			}
+		}()
+	}
+}
+
+// serve sets up BEP on a new TCP connection. want, when dialling, is the
+// device expected at the other end.
+func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protocol.DeviceID) error {
+	mc := &meteredConn{Conn: c, rlimit: newLimiter(n.opts.RateLimit), wlimit: newLimiter(n.opts.RateLimit)}
+	var tc *tls.Conn
+	if outgoing {
+		tc = tls.Client(mc, n.tls)
+	} else {
+		tc = tls.Server(mc, n.tls)
+	}
+	id, hello, err := handshake(ctx, tc, protocol.Hello{DeviceName: n.opts.Name, ClientName: "tiersbox", ClientVersion: n.opts.Version, NumConnections: 1})
+	if err != nil {
+		tc.Close()
+		return err
+	}
+	if outgoing && id != want {
+		tc.Close()
+		return fmt.Errorf("bep: dialled %s but %s answered", want.Short(), id.Short())
+	}
+	if tc.ConnectionState().NegotiatedProtocol != alpn {
+		n.logger.Info("sync: peer did not negotiate bep/1.0", "device", id.Short())
+	}
+	p := &peer{node: n, id: id, hello: hello, mc: mc, outgoing: outgoing, remote: map[string]*remoteIndex{}, shares: map[string]bool{}}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	for _, f := range []string{FolderJournal, FolderDrive} {
+		ri, err := loadRemote(n.opts.Store, id, f)
+		if err != nil {
+			tc.Close()
+			return err
+		}
+		p.remote[f] = ri
+	}
+	if !n.addPeer(p) {
+		tc.Close()
+		return nil
+	}
+	p.conn = protocol.NewConnection(id, tc, tc, tc, p, newConnInfo(tc, outgoing), protocol.CompressionMetadata, protocol.NewKeyGenerator())
+	p.conn.Start()
+	p.conn.ClusterConfig(n.clusterConfig(p), nil)
+	n.logger.Info("sync: connected", "device", id.Short(), "name", hello.DeviceName, "client", hello.ClientName+" "+hello.ClientVersion, "remote", c.RemoteAddr().String())
+	return nil
+}
+
+// addPeer records a connected peer. When two connections to the same
+// device race (both dialled at once), both sides keep the one dialled by
+// the smaller device ID.
+func (n *Node) addPeer(p *peer) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if old, ok := n.peers[p.id]; ok {
+		if old.dialer().Compare(p.dialer()) <= 0 {
+			return false
+		}
+		go old.conn.Close(errors.New("replaced by a new connection"))
+	}
+	n.peers[p.id] = p
+	delete(n.backoff, p.id)
+	return true
+}
+
+func (n *Node) removePeer(p *peer) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers[p.id] == p {
+		delete(n.peers, p.id)
+	}
+	n.lastSeen[p.id] = time.Now()
+}
+
+func (n *Node) clusterConfig(p *peer) *protocol.ClusterConfig {
+	cc := &protocol.ClusterConfig{}
+	for _, f := range []struct {
+		id, label string
+		idx       *localIndex
+	}{{FolderJournal, "journal", n.jIdx}, {FolderDrive, "drive", n.dIdx}} {
+		indexID, seq := f.idx.head()
+		p.mu.Lock()
+		ri := p.remote[f.id]
+		p.mu.Unlock()
+		cc.Folders = append(cc.Folders, protocol.Folder{ID: f.id, Label: f.label, Devices: []protocol.Device{
+			{ID: n.me, Name: n.opts.Name, Addresses: []string{"dynamic"}, Compression: protocol.CompressionMetadata, IndexID: indexID, MaxSequence: seq},
+			{ID: p.id, Name: p.hello.DeviceName, Addresses: []string{"dynamic"}, Compression: protocol.CompressionMetadata, IndexID: ri.IndexID, MaxSequence: ri.MaxSeq},
+		}})
+	}
+	return cc
+}
+
+// dialLoop dials linked devices that are not connected, at their
+// configured and discovered addresses, backing off after failures.
+func (n *Node) dialLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		n.dialDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-n.wake:
+		}
+	}
+}
+
+func (n *Node) dialDue(ctx context.Context) {
+	devs, err := n.opts.Links.List()
+	if err != nil {
+		n.logger.Error("sync: read links", "error", err)
+		return
+	}
+	now := time.Now()
+	for _, d := range devs {
+		n.mu.Lock()
+		_, connected := n.peers[d.ID]
+		r := n.backoff[d.ID]
+		if r == nil {
+			r = &retry{delay: time.Second}
+			n.backoff[d.ID] = r
+		}
+		addrs := append(slices.Clone(d.Addresses), n.discovered[d.ID]...)
+		due := !connected && len(addrs) > 0 && !now.Before(r.next)
+		if due {
+			r.next = now.Add(r.delay)
+			r.delay = min(2*r.delay, time.Minute)
+		}
+		n.mu.Unlock()
+		if due {
+			go n.dial(ctx, d.ID, addrs)
+		}
+	}
+}
+
+func (n *Node) dial(ctx context.Context, id protocol.DeviceID, addrs []string) {
+	for _, a := range addrs {
+		network, host, ok := strings.Cut(a, "://")
+		if !ok || !strings.HasPrefix(network, "tcp") {
+			continue
+		}
+		d := net.Dialer{Timeout: 10 * time.Second}
+		c, err := d.DialContext(ctx, network, host)
+		if err != nil {
+			n.logger.Debug("sync: dial", "device", id.Short(), "address", a, "error", err)
+			continue
+		}
+		if err := n.serve(ctx, c, true, id); err != nil {
+			n.logger.Info("sync: connection failed", "device", id.Short(), "address", a, "error", err)
+			continue
+		}
+		return
+	}
+}
+
+// refreshLoop re-cuts the segments of origins whose journal grew and
+// announces them.
+func (n *Node) refreshLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.refreshes:
+		}
+		n.dirtyMu.Lock()
+		origins := n.dirty
+		n.dirty = map[journal.Origin]bool{}
+		n.dirtyMu.Unlock()
+		for o := range origins {
+			if err := n.jf.refresh(o); err != nil {
+				n.logger.Error("sync: announce journal", "origin", o.String(), "error", err)
+			}
+		}
+		signal(n.pullNow[FolderJournal])
+	}
+}
+
+// scanLoop scans the drive folder when the drive says it changed and at
+// every interval.
+func (n *Node) scanLoop(ctx context.Context) {
+	tick := time.NewTicker(n.opts.ScanInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-n.scanNow:
+		}
+		if err := n.df.scan(); err != nil {
+			n.logger.Error("sync: scan drive", "error", err)
+		}
+	}
+}

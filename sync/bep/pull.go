@@ -1,0 +1,368 @@
+package bep
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+	"golang.org/x/sync/errgroup"
+)
+
+// want is a file version this box does not have yet, and the peers that
+// announced exactly that version.
+type want struct {
+	f        protocol.FileInfo
+	from     []*peer
+	conflict bool // this box's own version must first be kept aside
+}
+
+// Pulling is bounded so that a Pi keeps serving visitors meanwhile.
+const (
+	parallelFiles  = 4
+	parallelBlocks = 8
+	retryAfter     = 10 * time.Second
+)
+
+// pullLoop fetches what peers have and this box lacks, whenever an index
+// changes, and again a while after a failure.
+func (n *Node) pullLoop(ctx context.Context, folder string) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	refused := map[string]bool{} // versions that will never be taken in
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.pullNow[folder]:
+		case <-retry.C:
+		}
+		if n.pullOnce(ctx, folder, refused) {
+			retry.Reset(retryAfter)
+		}
+	}
+}
+
+// pullOnce fetches everything wanted now; it reports whether something
+// failed and should be tried again later.
+func (n *Node) pullOnce(ctx context.Context, folder string, refused map[string]bool) (again bool) {
+	for round := 0; round < 100 && ctx.Err() == nil; round++ {
+		wants := n.needs(folder, refused)
+		if len(wants) == 0 {
+			return false
+		}
+		var (
+			mu       sync.Mutex
+			progress bool
+			failed   bool
+		)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(parallelFiles)
+		if folder == FolderJournal {
+			g.SetLimit(1) // segments of an origin go in order
+		}
+		for _, w := range wants {
+			g.Go(func() error {
+				err := n.pullOne(gctx, folder, w)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					progress = true
+				case errors.Is(err, errSegment):
+					n.logger.Warn("sync: quarantined a journal segment that does not parse", "file", w.f.Name, "error", err)
+					refused[versionKey(w.f)] = true
+				case errors.Is(err, errGap) || errors.Is(err, errLocalChange):
+					failed = true
+				default:
+					n.logger.Info("sync: could not fetch a file yet", "folder", folder, "file", w.f.Name, "error", err)
+					failed = true
+				}
+				return nil
+			})
+		}
+		g.Wait()
+		if !progress {
+			return failed
+		}
+	}
+	return true
+}
+
+func versionKey(f protocol.FileInfo) string {
+	return f.Name + "\x00" + string(protocol.VectorHash(f.Version)) + string(f.BlocksHash)
+}
+
+// needs lists what connected peers announce that this box lacks.
+func (n *Node) needs(folder string, refused map[string]bool) []want {
+	n.mu.Lock()
+	peers := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		peers = append(peers, p)
+	}
+	n.mu.Unlock()
+	li := n.dIdx
+	if folder == FolderJournal {
+		li = n.jIdx
+	}
+	best := map[string]*want{}
+	for _, p := range peers {
+		p.mu.Lock()
+		if !p.shares[folder] {
+			p.mu.Unlock()
+			continue
+		}
+		for name, rf := range p.remote[folder].files {
+			if rf.IsInvalid() || refused[versionKey(rf)] {
+				continue
+			}
+			lf, have := li.get(name)
+			var ok, conflict bool
+			if folder == FolderJournal {
+				ok = n.wantSegment(lf, rf)
+			} else {
+				ok, conflict = wantDriveFile(lf, have, rf)
+			}
+			if !ok {
+				continue
+			}
+			w := best[name]
+			switch {
+			case w == nil:
+				best[name] = &want{f: rf, from: []*peer{p}, conflict: conflict}
+			case rf.Version.Equal(w.f.Version):
+				w.from = append(w.from, p)
+			case rf.Version.GreaterEqual(w.f.Version):
+				*w = want{f: rf, from: []*peer{p}, conflict: conflict}
+			}
+		}
+		p.mu.Unlock()
+	}
+	out := make([]want, 0, len(best))
+	for _, w := range best {
+		out = append(out, *w)
+	}
+	// Folders before what they hold; deletions last, deepest first.
+	rank := func(f protocol.FileInfo) int {
+		switch {
+		case f.IsDeleted():
+			return 2
+		case f.IsDirectory():
+			return 0
+		}
+		return 1
+	}
+	slices.SortFunc(out, func(a, b want) int {
+		if ra, rb := rank(a.f), rank(b.f); ra != rb {
+			return ra - rb
+		}
+		if rank(a.f) == 2 {
+			return strings.Compare(b.f.Name, a.f.Name)
+		}
+		return strings.Compare(a.f.Name, b.f.Name)
+	})
+	return out
+}
+
+// wantSegment: a segment is wanted when it holds more of its origin's
+// entries than this box has in it. This box's own journal is only ever
+// written here.
+func (n *Node) wantSegment(lf, rf protocol.FileInfo) bool {
+	o, _, ok := parseSegmentName(rf.Name)
+	if !ok || rf.IsDeleted() || o == n.opts.Journal.Origin() {
+		return false
+	}
+	return rf.Version.Counter(shortOf(o)) > lf.Version.Counter(shortOf(o))
+}
+
+// wantDriveFile follows Syncthing: a newer version is wanted; of two
+// concurrent versions the one that wins the conflict is kept everywhere,
+// and the loser is kept aside as a conflict copy.
+func wantDriveFile(lf protocol.FileInfo, have bool, rf protocol.FileInfo) (ok, conflict bool) {
+	if !have {
+		return !rf.IsDeleted(), false
+	}
+	switch rf.Version.Compare(lf.Version) {
+	case protocol.Greater:
+		return true, false
+	case protocol.ConcurrentGreater, protocol.ConcurrentLesser:
+		if rf.WinsConflict(lf) {
+			return true, !lf.IsDeleted() && !lf.IsDirectory() && !rf.IsDeleted() && !rf.IsDirectory()
+		}
+	}
+	return false, false
+}
+
+func (n *Node) pullOne(ctx context.Context, folder string, w want) error {
+	if folder == FolderJournal {
+		return n.pullSegment(ctx, w)
+	}
+	switch {
+	case w.f.IsDeleted():
+		if err := n.df.remove(w.f); err != nil {
+			return err
+		}
+		n.logger.Info("sync: removed a file a peer deleted", "file", w.f.Name)
+		if n.opts.Drive != nil && w.f.Type == protocol.FileInfoTypeFile {
+			return n.opts.Drive.Departed(w.f.Name)
+		}
+		return nil
+	case w.f.IsDirectory():
+		return n.df.mkdir(w.f)
+	}
+	return n.pullDriveFile(ctx, w)
+}
+
+// fetchBlock gets block i of f from one of the peers that have it,
+// trying the next on failure.
+func fetchBlock(ctx context.Context, folder string, f protocol.FileInfo, i int, from []*peer) ([]byte, error) {
+	var err error
+	for k := range from {
+		p := from[(i+k)%len(from)]
+		var data []byte
+		if data, err = p.request(ctx, folder, f.Name, f.Blocks[i], i); err == nil {
+			return data, nil
+		}
+		if errors.Is(err, errBadBlock) {
+			p.node.logger.Warn("sync: a peer sent a block that does not match its hash", "device", p.id.Short(), "file", f.Name, "block", i)
+		}
+	}
+	return nil, err
+}
+
+// pullSegment fetches the blocks of a journal segment it lacks (reusing
+// those it holds), then reads the segment into the journal.
+func (n *Node) pullSegment(ctx context.Context, w want) error {
+	o, first, _ := parseSegmentName(w.f.Name)
+	var have []byte
+	if lf, ok := n.jIdx.get(w.f.Name); ok && !lf.IsDeleted() {
+		n.jf.mu.Lock()
+		var seg *segment
+		for _, s := range n.jf.segs[o] {
+			if s.first == first {
+				seg = &s
+			}
+		}
+		n.jf.mu.Unlock()
+		if seg != nil {
+			have, _ = n.jf.read(o, *seg)
+		}
+	}
+	data := make([]byte, w.f.Size)
+	for i, b := range w.f.Blocks {
+		end := b.Offset + int64(b.Size)
+		if end <= int64(len(have)) {
+			if h := sha256.Sum256(have[b.Offset:end]); string(h[:]) == string(b.Hash) {
+				copy(data[b.Offset:], have[b.Offset:end])
+				continue
+			}
+		}
+		block, err := fetchBlock(ctx, FolderJournal, w.f, i, w.from)
+		if err != nil {
+			return err
+		}
+		copy(data[b.Offset:], block)
+	}
+	_, err := n.jf.ingest(w.f.Name, data)
+	return err
+}
+
+// pullDriveFile fetches a drive file into a temporary file beside it,
+// reusing the blocks of the version this box has, checks every block,
+// and renames it into place.
+func (n *Node) pullDriveFile(ctx context.Context, w want) error {
+	f := w.f
+	root := n.opts.DriveDir
+	dst := filepath.Join(root, filepath.FromSlash(f.Name))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("bep: make folder for %s: %w", f.Name, err)
+	}
+	tmp := filepath.Join(root, filepath.FromSlash(tempName(f.Name)))
+	fd, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("bep: temporary file for %s: %w", f.Name, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			fd.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// Blocks this box already has, in its own version of the file.
+	reuse := map[string]int64{}
+	var old *os.File
+	if lf, ok := n.dIdx.get(f.Name); ok && !lf.IsDeleted() && lf.Type == protocol.FileInfoTypeFile {
+		if old, err = os.Open(dst); err == nil {
+			defer old.Close()
+			for _, b := range lf.Blocks {
+				reuse[string(b.Hash)] = b.Offset
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelBlocks)
+	for i, b := range f.Blocks {
+		if b.Size == 0 {
+			continue
+		}
+		g.Go(func() error {
+			if off, ok := reuse[string(b.Hash)]; ok && old != nil {
+				buf := make([]byte, b.Size)
+				if _, err := old.ReadAt(buf, off); err == nil {
+					if h := sha256.Sum256(buf); string(h[:]) == string(b.Hash) {
+						_, err := fd.WriteAt(buf, b.Offset)
+						return err
+					}
+				}
+			}
+			data, err := fetchBlock(gctx, FolderDrive, f, i, w.from)
+			if err != nil {
+				return err
+			}
+			_, err = fd.WriteAt(data, b.Offset)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := fd.Truncate(f.Size); err != nil {
+		return err
+	}
+	if err := fd.Sync(); err != nil {
+		return fmt.Errorf("bep: write %s: %w", f.Name, err)
+	}
+	if err := fd.Close(); err != nil {
+		return err
+	}
+	done = true
+	if err := os.Chtimes(tmp, f.ModTime(), f.ModTime()); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if w.conflict {
+		if err := n.df.moveForConflict(f.Name, time.Now()); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		signal(n.scanNow)
+	}
+	if err := n.df.place(tmp, f, w.conflict); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	n.logger.Info("sync: received a file", "file", f.Name, "size", f.Size)
+	if n.opts.Drive != nil {
+		return n.opts.Drive.Arrived(f.Name)
+	}
+	return nil
+}
+

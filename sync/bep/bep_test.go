@@ -19,13 +19,13 @@ import (
 // testBox is a box's sync side in a test: its store, journal, drive folder
 // and node, listening on loopback.
 type testBox struct {
-	dir   string
-	id    *identity.Identity
-	st    *store.Store
-	j     *journal.Journal
-	links *link.Links
-	node  *Node
-	drive string
+	dir    string
+	id     *identity.Identity
+	st     *store.Store
+	j      *journal.Journal
+	links  *link.Links
+	node   *Node
+	drive  string
 	cancel context.CancelFunc
 	done   chan struct{}
 	hooks  *recordHooks

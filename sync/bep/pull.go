@@ -365,4 +365,3 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 	}
 	return nil
 }
-

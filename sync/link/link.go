@@ -30,7 +30,7 @@ type Device struct {
 	Name string `json:"name,omitempty"`
 	// Addresses are where to dial it (tcp://HOST:PORT), besides the
 	// addresses discovery finds on the local network.
-	Addresses []string `json:"addresses,omitempty"`
+	Addresses []string  `json:"addresses,omitempty"`
 	Added     time.Time `json:"added"`
 }
 

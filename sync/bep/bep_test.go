@@ -118,6 +118,10 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 	}
 }
 
+func journalDraft(text string) journal.Draft {
+	return journal.Draft{Kind: "chat.post", Target: "chat/général", Payload: fmt.Appendf(nil, `{"text":%q}`, text)}
+}
+
 func heads(t *testing.T, b *testBox) map[journal.Origin]uint64 {
 	h, err := b.j.Heads()
 	if err != nil {

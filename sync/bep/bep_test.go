@@ -67,12 +67,12 @@ func (b *testBox) start(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := b.node.Listen(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel, b.done = cancel, make(chan struct{})
 	go func() { defer close(b.done); b.node.Run(ctx) }()
-	for b.node.Addr() == nil {
-		time.Sleep(time.Millisecond)
-	}
 	t.Cleanup(b.stop)
 }
 

@@ -177,17 +177,27 @@ func (n *Node) linksChanged() {
 	signal(n.wake)
 }
 
-// Run accepts and dials peers, scans the drive and pulls what peers have,
-// until ctx is done.
+// Listen binds the sync address (Options.Listen), so that Addr is known
+// before Run. A box whose sync port is taken still serves visitors and
+// still dials its peers: the caller logs the error and goes on.
+func (n *Node) Listen() error {
+	if n.opts.Listen == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", n.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("bep: listen on %s: %w", n.opts.Listen, err)
+	}
+	n.mu.Lock()
+	n.listener = l
+	n.mu.Unlock()
+	return nil
+}
+
+// Run accepts (once Listen succeeded) and dials peers, scans the drive
+// and pulls what peers have, until ctx is done.
 func (n *Node) Run(ctx context.Context) error {
-	if n.opts.Listen != "" {
-		l, err := net.Listen("tcp", n.opts.Listen)
-		if err != nil {
-			return fmt.Errorf("bep: listen on %s: %w", n.opts.Listen, err)
-		}
-		n.mu.Lock()
-		n.listener = l
-		n.mu.Unlock()
+	if l := n.listenerOrNil(); l != nil {
 		n.logger.Info("sync listening", "address", l.Addr().String(), "device", n.me.String())
 		go n.accept(ctx, l)
 		context.AfterFunc(ctx, func() { l.Close() })
@@ -209,14 +219,18 @@ func (n *Node) Run(ctx context.Context) error {
 	return nil
 }
 
-// Addr returns the address the node listens on, once Run has started.
+// Addr returns the address the node listens on, or nil.
 func (n *Node) Addr() net.Addr {
+	if l := n.listenerOrNil(); l != nil {
+		return l.Addr()
+	}
+	return nil
+}
+
+func (n *Node) listenerOrNil() net.Listener {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.listener == nil {
-		return nil
-	}
-	return n.listener.Addr()
+	return n.listener
 }
 
 func (n *Node) accept(ctx context.Context, l net.Listener) {
@@ -258,7 +272,7 @@ func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protoc
 	if tc.ConnectionState().NegotiatedProtocol != alpn {
 		n.logger.Info("sync: peer did not negotiate bep/1.0", "device", id.Short())
 	}
-	p := &peer{node: n, id: id, hello: hello, mc: mc, outgoing: outgoing, remote: map[string]*remoteIndex{}, shares: map[string]bool{}}
+	p := &peer{node: n, id: id, hello: hello, mc: mc, outgoing: outgoing, since: time.Now(), remote: map[string]*remoteIndex{}, shares: map[string]bool{}}
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	for _, f := range []string{FolderJournal, FolderDrive} {
 		ri, err := loadRemote(n.opts.Store, id, f)

@@ -26,6 +26,7 @@ type peer struct {
 	conn     protocol.Connection
 	ctx      context.Context
 	cancel   context.CancelFunc
+	since    time.Time
 
 	mu      sync.Mutex
 	remote  map[string]*remoteIndex

@@ -1,0 +1,106 @@
+package bep
+
+import (
+	"time"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+)
+
+// FolderState says how far a linked device and this box are in step in
+// one folder.
+type FolderState struct {
+	ID string `json:"id"`
+	// Need is what this box still has to fetch from the device.
+	NeedFiles int   `json:"need_files"`
+	NeedBytes int64 `json:"need_bytes"`
+	// TheyNeed is what the device still lacks of this box's.
+	TheyNeedFiles int   `json:"they_need_files"`
+	TheyNeedBytes int64 `json:"they_need_bytes"`
+}
+
+// InSync reports whether nothing is left to transfer either way.
+func (f FolderState) InSync() bool { return f.NeedFiles == 0 && f.TheyNeedFiles == 0 }
+
+// PeerStatus is what staff see of a linked device.
+type PeerStatus struct {
+	ID        protocol.DeviceID `json:"id"`
+	Name      string            `json:"name"`
+	Connected bool              `json:"connected"`
+	Address   string            `json:"address,omitempty"`
+	Client    string            `json:"client,omitempty"`
+	Since     time.Time         `json:"since,omitzero"`
+	LastSeen  time.Time         `json:"last_seen,omitzero"`
+	InBytes   int64             `json:"in_bytes"`
+	OutBytes  int64             `json:"out_bytes"`
+	Folders   []FolderState     `json:"folders,omitempty"`
+}
+
+// Status describes every linked device.
+func (n *Node) Status() ([]PeerStatus, error) {
+	devs, err := n.opts.Links.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PeerStatus, 0, len(devs))
+	for _, d := range devs {
+		n.mu.Lock()
+		p := n.peers[d.ID]
+		s := PeerStatus{ID: d.ID, Name: d.Name, LastSeen: n.lastSeen[d.ID]}
+		n.mu.Unlock()
+		if p != nil {
+			s.Connected = true
+			s.Address = p.mc.RemoteAddr().String()
+			s.Client = p.hello.ClientName + " " + p.hello.ClientVersion
+			s.Since = p.since
+			s.LastSeen = time.Now()
+			s.InBytes, s.OutBytes = p.mc.in.Load(), p.mc.out.Load()
+			if s.Name == "" {
+				s.Name = p.hello.DeviceName
+			}
+			for _, f := range []string{FolderJournal, FolderDrive} {
+				s.Folders = append(s.Folders, n.folderState(p, f))
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (n *Node) folderState(p *peer, folder string) FolderState {
+	st := FolderState{ID: folder}
+	li := n.dIdx
+	if folder == FolderJournal {
+		li = n.jIdx
+	}
+	_, _, mine := li.snapshot()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.shares[folder] {
+		return st
+	}
+	theirs := p.remote[folder].files
+	for name, rf := range theirs {
+		lf, have := mine[name]
+		var wanted bool
+		if folder == FolderJournal {
+			wanted = n.wantSegment(lf, rf)
+		} else {
+			wanted, _ = wantDriveFile(lf, have, rf)
+		}
+		if wanted && !rf.IsDeleted() {
+			st.NeedFiles++
+			st.NeedBytes += rf.Size
+		}
+	}
+	for name, lf := range mine {
+		rf, have := theirs[name]
+		if lf.IsDeleted() || lf.IsDirectory() {
+			continue
+		}
+		if !have || lf.Version.Compare(rf.Version) == protocol.Greater {
+			st.TheyNeedFiles++
+			st.TheyNeedBytes += lf.Size
+		}
+	}
+	return st
+}

@@ -2,6 +2,7 @@ package bep
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ type testBox struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	hooks  *recordHooks
+	listen string // kept across a restart, so linked boxes find it again
 }
 
 type recordHooks struct {
@@ -63,13 +65,14 @@ func (b *testBox) start(t *testing.T, name string) {
 	b.links = link.New(b.st, b.id.DeviceID)
 	logger := slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b.node, err = New(Options{Identity: b.id, Store: b.st, Journal: b.j, Links: b.links, DriveDir: b.drive, Drive: b.hooks,
-		Listen: "127.0.0.1:0", Name: name, Version: "test", Logger: logger, ScanInterval: time.Hour})
+		Listen: cmp.Or(b.listen, "127.0.0.1:0"), Name: name, Version: "test", Logger: logger, ScanInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.node.Listen(); err != nil {
 		t.Fatal(err)
 	}
+	b.listen = b.node.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel, b.done = cancel, make(chan struct{})
 	go func() { defer close(b.done); b.node.Run(ctx) }()

@@ -327,7 +327,7 @@ func (n *Node) clusterConfig(p *peer) *protocol.ClusterConfig {
 	}{{FolderJournal, "journal", n.jIdx}, {FolderDrive, "drive", n.dIdx}} {
 		indexID, seq := f.idx.head()
 		p.mu.Lock()
-		ri := p.remote[f.id]
+		ri := *p.remote[f.id]
 		p.mu.Unlock()
 		cc.Folders = append(cc.Folders, protocol.Folder{ID: f.id, Label: f.label, Devices: []protocol.Device{
 			{ID: n.me, Name: n.opts.Name, Addresses: []string{"dynamic"}, Compression: protocol.CompressionMetadata, IndexID: indexID, MaxSequence: seq},

@@ -1,0 +1,212 @@
+package bep
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"tiersbox/box/journal"
+	"tiersbox/sync/link"
+)
+
+// proxy stands for the network between two boxes: it forwards loopback
+// TCP to a box's sync address, and can cut every connection through it
+// and refuse new ones until healed.
+type proxy struct {
+	l      net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{l: l, target: target}
+	t.Cleanup(func() { l.Close(); p.setCut(true) })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.cut {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", p.target)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) addr() string { return "tcp://" + p.l.Addr().String() }
+
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// linkVia links a and b through a proxy to b that a dials.
+func linkVia(t *testing.T, a, b *testBox) *proxy {
+	t.Helper()
+	p := newProxy(t, b.node.Addr().String())
+	if _, err := a.links.Add(link.Device{ID: b.id.DeviceID, Addresses: []string{p.addr()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.links.Add(link.Device{ID: a.id.DeviceID}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// journalDigest sums every entry a box holds, from every origin.
+func journalDigest(t *testing.T, b *testBox) string {
+	h := sha256.New()
+	hs := heads(t, b)
+	for _, o := range sortedOrigins(hs) {
+		fmt.Fprintf(h, "%x:%d;", o, hs[o])
+		b.j.Since(o, 0, func(e journal.Entry) error { h.Write(e.Encode()); return nil })
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func sortedOrigins(m map[journal.Origin]uint64) []journal.Origin {
+	var out []journal.Origin
+	for o := range m {
+		out = append(out, o)
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if bytes.Compare(out[j][:], out[i][:]) < 0 {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// driveDigest sums the drive folder's visible files.
+func driveDigest(t *testing.T, b *testBox) string {
+	h := sha256.New()
+	filepath.WalkDir(b.drive, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(b.drive, p)
+		if ignored(filepath.ToSlash(rel)) {
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		fmt.Fprintf(h, "%s:%x;", rel, sha256.Sum256(data))
+		return nil
+	})
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func converged(t *testing.T, boxes ...*testBox) bool {
+	j0, d0 := journalDigest(t, boxes[0]), driveDigest(t, boxes[0])
+	for _, b := range boxes[1:] {
+		if journalDigest(t, b) != j0 || driveDigest(t, b) != d0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestConvergenceUnderPartitions runs three boxes A–B–C, where A and C
+// are linked only through B, makes random journal entries and drive
+// files at each while random links are cut and healed, and checks that
+// after the last heal all three hold the same journals and drive.
+func TestConvergenceUnderPartitions(t *testing.T) {
+	seeds := 4
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := range seeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(seed), 7))
+			a, b, c := newTestBox(t, "a"), newTestBox(t, "b"), newTestBox(t, "c")
+			boxes := []*testBox{a, b, c}
+			links := []*proxy{linkVia(t, a, b), linkVia(t, c, b)}
+			for step := range 40 {
+				box := boxes[rng.IntN(3)]
+				switch rng.IntN(4) {
+				case 0, 1:
+					box.j.Append(journalDraft(fmt.Sprintf("seed %d step %d", seed, step)))
+				case 2:
+					name := fmt.Sprintf("f%d.txt", rng.IntN(6))
+					data := bytes.Repeat(fmt.Appendf(nil, "%s %d ", name, step), 1+rng.IntN(30_000))
+					os.WriteFile(filepath.Join(box.drive, name), data, 0o644)
+					box.node.DriveChanged()
+				case 3:
+					l := links[rng.IntN(len(links))]
+					l.setCut(rng.IntN(2) == 0)
+				}
+				time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+			}
+			for _, l := range links {
+				l.setCut(false)
+			}
+			for _, box := range boxes {
+				box.node.DriveChanged()
+			}
+			waitFor(t, "the three boxes to converge", 60*time.Second, func() bool { return converged(t, a, b, c) })
+		})
+	}
+}
+
+// TestRestartMidTransfer stops the receiving box while a large file and
+// many entries are on their way, starts it again, and checks that it
+// finishes with everything, byte for byte.
+func TestRestartMidTransfer(t *testing.T) {
+	a, b := newTestBox(t, "a"), newTestBox(t, "b")
+	big := make([]byte, 24<<20)
+	for i := range big {
+		big[i] = byte(i * 7 % 251)
+	}
+	os.WriteFile(filepath.Join(a.drive, "video.bin"), big, 0o644)
+	for i := range 2000 {
+		a.j.Append(journalDraft(fmt.Sprintf("entry %d %s", i, bytes.Repeat([]byte("x"), 500))))
+	}
+	a.node.DriveChanged()
+	linkBoxes(t, a, b)
+	waitFor(t, "the transfer to begin", 20*time.Second, func() bool { return heads(t, b)[a.j.Origin()] > 0 })
+	b.stop()
+	b.start(t, "b again")
+	waitFor(t, "b to finish after its restart", 60*time.Second, func() bool { return converged(t, a, b) })
+	if got, _ := os.ReadFile(filepath.Join(b.drive, "video.bin")); !bytes.Equal(got, big) {
+		t.Fatal("video.bin differs")
+	}
+}

@@ -14,6 +14,19 @@
 // A pad's state is cached (its encoded document and the journal positions
 // it includes), so opening a pad with a long history reads only what came
 // after the cache; the cache can always be rebuilt from the journal alone.
+// The cache is also the list of pads (List), with their titles and the
+// time of their last edit.
+//
+// # Edits from other boxes
+//
+// Box-to-box sync copies other boxes' pad.update entries into the journal
+// (journal.Ingest) and then calls Service.Apply: an open pad applies them
+// and passes them to its listeners like a browser's update, and the cache
+// of every pad they touch is brought up to date, so that a pad written
+// only at another box is listed. Nothing is appended to the journal: the
+// entries are there already. The service also records how far it has read
+// each other box's journal, and at start-up it reads whatever came after
+// (a stop between Ingest and Apply loses nothing).
 //
 // # Who may import it
 //
@@ -28,8 +41,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -97,6 +112,11 @@ type Service struct {
 
 	editMu sync.Mutex // serialises Edit
 
+	// remoteMu serialises the reading of other boxes' entries (Apply and
+	// the catching up at start-up), so that the positions read, kept
+	// under seenKey, only grow.
+	remoteMu sync.Mutex
+
 	// clientID names this box's own edits in every pad (a title set, an
 	// import, a restored version): derived from the box's origin, so two
 	// boxes never share one.
@@ -116,6 +136,11 @@ func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	// After recover: the pads it opened are in s.pads, and catching up
+	// applies to them in memory.
+	if err := s.catchUp(nil); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -209,6 +234,13 @@ type Pad struct {
 	listeners map[int]func(update []byte, origin any)
 	nextID    int
 
+	// heads are the journal positions doc includes, per origin: the last
+	// sequence number of an entry about this pad that it applied. They
+	// let Apply read only the entries the pad lacks, and are written to
+	// the cache with the state they describe.
+	heads   map[journal.Origin]uint64
+	updated journal.Time // the latest entry applied
+
 	// size is the pad's encoded size at the last flush plus the updates
 	// applied since: an upper bound, checked on every edit without
 	// encoding the whole pad.
@@ -226,16 +258,22 @@ func (s *Service) Open(name string) (*Pad, error) {
 	if p, ok := s.pads[name]; ok {
 		return p, nil
 	}
-	doc, err := s.load(name)
+	l, err := s.load(name)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pad{s: s, name: name, doc: doc, listeners: make(map[int]func([]byte, any)), size: len(doc.EncodeStateAsUpdate(nil))}
+	p := &Pad{s: s, name: name, doc: l.doc, listeners: make(map[int]func([]byte, any)), size: len(l.doc.EncodeStateAsUpdate(nil)),
+		heads: l.heads, updated: l.updated}
 	s.pads[name] = p
 	return p, nil
 }
 
-// cacheRecord is a pad's cached state.
+// cacheRecord is a pad's cached state, in store.BucketPadCache under the
+// pad's name. State includes every entry about the pad up to Heads[o] of
+// each origin o (and may include more: Heads only says what a load can
+// skip). Each write replaces the whole record with a state and the heads
+// it was made with, so the record stays true whichever writer (a flush,
+// Apply) comes last.
 type cacheRecord struct {
 	State   []byte            `json:"state"`
 	Heads   map[string]uint64 `json:"heads"` // hex origin → last sequence included
@@ -243,12 +281,46 @@ type cacheRecord struct {
 	Updated journal.Time      `json:"updated"`
 }
 
+// seenKey holds, in store.BucketPadCache, how far the caches reflect
+// other boxes' journals: hex origin → last sequence number read. No pad
+// name starts with a NUL.
+var seenKey = []byte("\x00seen")
+
 func originKey(o journal.Origin) string { return fmt.Sprintf("%x", o[:]) }
+
+func encodeHeads(heads map[journal.Origin]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(heads))
+	for o, seq := range heads {
+		out[originKey(o)] = seq
+	}
+	return out
+}
+
+func decodeHeads(m map[string]uint64) map[journal.Origin]uint64 {
+	heads := make(map[journal.Origin]uint64, len(m))
+	for k, seq := range m {
+		var o journal.Origin
+		if b, err := hex.DecodeString(k); err == nil && len(b) == len(o) {
+			copy(o[:], b)
+			heads[o] = seq
+		}
+	}
+	return heads
+}
+
+// loaded is a pad's document as load built it.
+type loaded struct {
+	doc     *ydoc.Doc
+	heads   map[journal.Origin]uint64 // the journal positions doc includes
+	updated journal.Time
+	cached  bool // the cache had a readable state
+	read    int  // journal entries read after the cache
+}
 
 // load builds a pad's document from its cache and the journal entries
 // after it.
-func (s *Service) load(name string) (*ydoc.Doc, error) {
-	doc := ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
+func (s *Service) load(name string) (loaded, error) {
+	l := loaded{doc: ydoc.NewDoc(ydoc.Options{ClientID: s.clientID}), heads: make(map[journal.Origin]uint64)}
 	var cache cacheRecord
 	err := s.st.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(store.BucketPadCache).Get([]byte(name)); v != nil {
@@ -257,36 +329,32 @@ func (s *Service) load(name string) (*ydoc.Doc, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pad %s: read cache: %w", name, err)
+		return loaded{}, fmt.Errorf("pad %s: read cache: %w", name, err)
 	}
-	heads := make(map[journal.Origin]uint64)
 	if cache.State != nil {
-		if err := doc.ApplyUpdate(cache.State); err != nil {
+		if err := l.doc.ApplyUpdate(cache.State); err != nil {
 			s.logger.Warn("pad cache unreadable, rebuilding from the journal", "pad", name, "error", err)
-			doc = ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
+			l.doc = ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
 		} else {
-			for k, seq := range cache.Heads {
-				var o journal.Origin
-				if b, err := hex.DecodeString(k); err == nil && len(b) == len(o) {
-					copy(o[:], b)
-					heads[o] = seq
-				}
-			}
+			l.heads, l.updated, l.cached = decodeHeads(cache.Heads), cache.Updated, true
 		}
 	}
-	err = s.j.TargetSince(TargetPrefix+name, heads, func(e journal.Entry) error {
+	err = s.j.TargetSince(TargetPrefix+name, l.heads, func(e journal.Entry) error {
+		l.read++
+		l.heads[e.Origin] = max(l.heads[e.Origin], e.Seq)
 		if e.Kind != KindUpdate {
 			return nil
 		}
-		if err := doc.ApplyUpdate(e.Payload); err != nil {
+		l.updated = max(l.updated, e.Time)
+		if err := l.doc.ApplyUpdate(e.Payload); err != nil {
 			s.logger.Error("skipping an unreadable pad update in the journal", "pad", name, "origin", e.Origin.String(), "seq", e.Seq, "error", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pad %s: read journal: %w", name, err)
+		return loaded{}, fmt.Errorf("pad %s: read journal: %w", name, err)
 	}
-	return doc, nil
+	return l, nil
 }
 
 // Rebuild returns the pad's document built from the journal alone.
@@ -457,6 +525,8 @@ func (p *Pad) flushLocked() error {
 	state := p.doc.EncodeStateAsUpdate(nil)
 	title := p.titleLocked()
 	target := TargetPrefix + p.name
+	var heads map[journal.Origin]uint64
+	var at journal.Time
 	_, err = p.s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
 		wal := tx.Bucket(store.BucketPadWAL)
 		if keys == nil {
@@ -473,36 +543,222 @@ func (p *Pad) flushLocked() error {
 				return err
 			}
 		}
-		return p.s.writeCache(tx, p.name, state, title, entries[len(entries)-1])
+		e := entries[len(entries)-1]
+		heads = maps.Clone(p.heads)
+		heads[e.Origin] = e.Seq
+		at = e.Time
+		return writeCache(tx, p.name, state, title, heads, at)
 	}, journal.Draft{Kind: KindUpdate, Target: target, Author: author, Payload: merged})
 	if err != nil {
 		return err
 	}
 	p.unflushed, p.walKeys = nil, nil
 	p.size = len(state)
+	p.heads, p.updated = heads, max(p.updated, at)
 	return nil
 }
 
-// writeCache stores the pad's state as of entry e (and everything before
-// it in every origin the cache already covered).
-func (s *Service) writeCache(tx *bolt.Tx, name string, state []byte, title string, e journal.Entry) error {
+// writeCache replaces the pad's cache with state, which includes the
+// journal's entries about it up to heads. The time of the last edit only
+// moves forward.
+func writeCache(tx *bolt.Tx, name string, state []byte, title string, heads map[journal.Origin]uint64, updated journal.Time) error {
 	b := tx.Bucket(store.BucketPadCache)
-	var c cacheRecord
+	var old struct {
+		Updated journal.Time `json:"updated"`
+	}
 	if v := b.Get([]byte(name)); v != nil {
-		json.Unmarshal(v, &c)
+		json.Unmarshal(v, &old)
 	}
-	if c.Heads == nil {
-		c.Heads = make(map[string]uint64)
-	}
-	c.State = state
-	c.Title = title
-	c.Updated = max(c.Updated, e.Time)
-	c.Heads[originKey(e.Origin)] = e.Seq
-	v, err := json.Marshal(c)
+	v, err := json.Marshal(cacheRecord{State: state, Heads: encodeHeads(heads), Title: title, Updated: max(old.Updated, updated)})
 	if err != nil {
 		return err
 	}
 	return b.Put([]byte(name), v)
+}
+
+// Apply brings the pads up to date with entries of other boxes that
+// journal.Ingest stored: call it after Ingest, with the entries it was
+// given. For every pad that a pad.update entry touches, an open pad
+// applies the journal's updates it lacks and passes each to its listeners
+// with a nil origin, as it does a browser's update, and the pad's cache
+// (what List reads) is brought up to date. Nothing is appended to the
+// journal, and the edits under way in the pad's coalescing window are
+// left as they are.
+//
+// The updates are read from the journal, not from entries: entries say
+// which boxes to read (this box's own entries and other kinds are
+// ignored), and whatever of those boxes Apply had not read yet is read
+// too, so that a missed call loses nothing. Applying again changes
+// nothing. Apply is safe for concurrent use, also after Close.
+func (s *Service) Apply(entries ...journal.Entry) error {
+	origins := make(map[journal.Origin]bool)
+	for _, e := range entries {
+		if e.Origin != s.j.Origin() && e.Kind == KindUpdate {
+			origins[e.Origin] = true
+		}
+	}
+	if len(origins) == 0 {
+		return nil
+	}
+	return s.catchUp(origins)
+}
+
+// catchUp applies the pad updates of other boxes that reached the journal
+// after the caches last read it: of the origins given, or of all when
+// origins is nil.
+func (s *Service) catchUp(origins map[journal.Origin]bool) error {
+	s.remoteMu.Lock()
+	defer s.remoteMu.Unlock()
+	heads, err := s.j.Heads()
+	if err != nil {
+		return fmt.Errorf("pad: journal heads: %w", err)
+	}
+	seen := make(map[string]uint64)
+	err = s.st.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(store.BucketPadCache).Get(seenKey); v != nil {
+			return json.Unmarshal(v, &seen)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pad: read positions: %w", err)
+	}
+	names := make(map[string]bool)
+	read := make(map[string]uint64)
+	for o, head := range heads {
+		key := originKey(o)
+		if o == s.j.Origin() || (origins != nil && !origins[o]) || head <= seen[key] {
+			continue
+		}
+		err := s.j.Since(o, seen[key], func(e journal.Entry) error {
+			read[key] = e.Seq
+			if name, ok := strings.CutPrefix(e.Target, TargetPrefix); ok && e.Kind == KindUpdate && ValidName(name) {
+				names[name] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("pad: read journal of %v: %w", o, err)
+		}
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if err := s.refresh(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// The positions stay where they were: the next call tries again.
+		return errors.Join(errs...)
+	}
+	if len(read) == 0 {
+		return nil
+	}
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketPadCache)
+		cur := make(map[string]uint64)
+		if v := b.Get(seenKey); v != nil {
+			json.Unmarshal(v, &cur)
+		}
+		for k, seq := range read {
+			cur[k] = max(cur[k], seq)
+		}
+		v, err := json.Marshal(cur)
+		if err != nil {
+			return err
+		}
+		return b.Put(seenKey, v)
+	})
+	if err != nil {
+		return fmt.Errorf("pad: write positions: %w", err)
+	}
+	return nil
+}
+
+// refresh brings one pad up to date with the journal: in memory if it is
+// open, in its cache either way.
+func (s *Service) refresh(name string) error {
+	s.mu.Lock()
+	p, open := s.pads[name]
+	s.mu.Unlock()
+	if open {
+		return p.catchUp()
+	}
+	// Not open: its cache alone. Should the pad be opened meanwhile, it
+	// loads the journal's entries itself, and the cache written here, like
+	// any, holds a state with the heads it includes.
+	l, err := s.load(name)
+	if err != nil {
+		return err
+	}
+	if l.cached && l.read == 0 {
+		return nil
+	}
+	state := l.doc.EncodeStateAsUpdate(nil)
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		return writeCache(tx, name, state, titleOf(l.doc, name), l.heads, l.updated)
+	})
+	if err != nil {
+		return fmt.Errorf("pad %s: write cache: %w", name, err)
+	}
+	return nil
+}
+
+// catchUp applies the journal's entries about the pad that it lacks, and
+// passes their updates to the listeners.
+func (p *Pad) catchUp() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var updates [][]byte
+	heads := maps.Clone(p.heads)
+	updated := p.updated
+	err := p.s.j.TargetSince(TargetPrefix+p.name, p.heads, func(e journal.Entry) error {
+		heads[e.Origin] = max(heads[e.Origin], e.Seq)
+		if e.Kind != KindUpdate {
+			return nil
+		}
+		updated = max(updated, e.Time)
+		// Like a browser's update, it must apply whole or not at all, but
+		// unlike one it cannot be refused: it is in the journal already.
+		if err := ydoc.CheckUpdate(e.Payload); err != nil {
+			p.s.logger.Error("skipping an unreadable pad update in the journal", "pad", p.name, "origin", e.Origin.String(), "seq", e.Seq, "error", err)
+			return nil
+		}
+		if err := p.doc.ApplyUpdate(e.Payload); err != nil {
+			p.s.logger.Error("skipping an unreadable pad update in the journal", "pad", p.name, "origin", e.Origin.String(), "seq", e.Seq, "error", err)
+			return nil
+		}
+		updates = append(updates, e.Payload)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pad %s: read journal: %w", p.name, err)
+	}
+	if maps.Equal(heads, p.heads) {
+		return nil
+	}
+	p.heads, p.updated = heads, updated
+	if len(updates) == 0 {
+		return nil
+	}
+	for _, u := range updates {
+		for _, f := range p.listeners {
+			f(u, nil)
+		}
+	}
+	// The state may include edits still in the write-ahead log: that is
+	// harmless, since applying them again at a restart changes nothing,
+	// and the next flush journals them.
+	state := p.doc.EncodeStateAsUpdate(nil)
+	p.size = len(state)
+	err = p.s.st.Update(func(tx *bolt.Tx) error {
+		return writeCache(tx, p.name, state, p.titleLocked(), p.heads, p.updated)
+	})
+	if err != nil {
+		// The pad is right in memory; the next flush writes the cache.
+		return fmt.Errorf("pad %s: write cache: %w", p.name, err)
+	}
+	return nil
 }
 
 // Close flushes every open pad.
@@ -530,13 +786,16 @@ const MetaName = "meta"
 // MaxTitle bounds a title, in characters.
 const MaxTitle = 120
 
-func (p *Pad) titleLocked() string {
-	if v, ok := p.doc.Map(MetaName).Get("title"); ok {
+func (p *Pad) titleLocked() string { return titleOf(p.doc, p.name) }
+
+// titleOf returns a pad's title, or its name when it has none.
+func titleOf(doc *ydoc.Doc, name string) string {
+	if v, ok := doc.Map(MetaName).Get("title"); ok {
 		if t, ok := v.(string); ok && t != "" {
 			return t
 		}
 	}
-	return p.name
+	return name
 }
 
 // Title returns the pad's title, or its name when it has none.
@@ -581,12 +840,20 @@ type Info struct {
 	Updated time.Time
 }
 
-// List returns every pad that has been written to, newest first.
+// List returns every pad that has been written to, here or at another
+// box, newest first: it reads the pads' caches, which every flush and
+// Apply keep up to date.
 func (s *Service) List() ([]Info, error) {
 	var out []Info
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketPadCache).ForEach(func(k, v []byte) error {
-			var c cacheRecord
+			if len(k) > 0 && k[0] == 0 {
+				return nil // seenKey
+			}
+			var c struct {
+				Title   string       `json:"title"`
+				Updated journal.Time `json:"updated"`
+			}
 			if err := json.Unmarshal(v, &c); err != nil {
 				return nil
 			}

@@ -48,9 +48,26 @@
 // the journal recorded: the drive folder is shared, and a file sync
 // brought before its metadata is never deleted by mistake.
 //
+// # Files that sync brings
+//
+// Box-to-box sync writes into the drive folder itself, and tells the
+// drive: Arrived for a file it put in place, Departed for a file it
+// deleted because a peer did. A file whose journal entry has not come, or
+// never will (a stock Syncthing has no journal), is still listed, without
+// details (File.Arrived): that listing is derived from the folder and
+// kept in the file's record in store.BucketDrive, never written to the
+// journal, and New and Rebuild scan the folder for files nothing lists.
+// When the journal's entry for that content comes, its details take over.
+// A file sync deleted that the journal lists gets a KindRemove entry from
+// this box. The other way, OnChange tells sync about every file the drive
+// itself adds or deletes. Uploads never replace a file: a name taken on
+// disk is taken, and the placing of an upload fails rather than replace
+// a file that appeared meanwhile (it then takes another name).
+//
 // # Who may import it
 //
-// portal and cmd, and sync for entries from other boxes (Apply). It does
-// no networking and serves nothing: Open returns a file that the portal
-// serves.
+// portal and cmd, and sync for entries from other boxes (Apply) and for
+// the files it puts in the folder or deletes (Arrived, Departed,
+// OnChange). It does no networking and serves nothing: Open returns a
+// file that the portal serves.
 package drive

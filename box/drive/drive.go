@@ -101,6 +101,9 @@ type Service struct {
 
 	thumbMu sync.Mutex // one thumbnail at a time: decoding a photo takes memory
 
+	changeMu sync.Mutex
+	onChange []func(path string) // see OnChange
+
 	// crashAt, in tests, stops an upload at a stage as a crash would:
 	// without any cleaning up.
 	crashAt func(stage string) bool
@@ -158,7 +161,7 @@ func (s *Service) start() error {
 		return fmt.Errorf("drive: read state: %w", err)
 	}
 	if !ok {
-		if err := s.Rebuild(); err != nil {
+		if err := s.rebuild(); err != nil {
 			return err
 		}
 	} else if err := s.catchUp(nil); err != nil {
@@ -168,6 +171,11 @@ func (s *Service) start() error {
 		return err
 	}
 	if err := s.sweepRemoved(); err != nil {
+		return err
+	}
+	// After the cleaning: what is left in the folder and listed nowhere
+	// came from sync.
+	if err := s.scanFolder(); err != nil {
 		return err
 	}
 	s.sweepThumbnails()
@@ -282,53 +290,98 @@ func (s *Service) sweepRemoved() error {
 }
 
 // removeIfContent deletes the file at path if it holds the content of
-// that size and hash, and no upload has taken the path again, then its
-// thumbnail if no listed file shares it. Any other content stays: it may
-// be a newer file that sync brought before its metadata.
+// that size and hash, no upload has taken the path again and sync has not
+// brought that content again since, then its thumbnail if no listed file
+// shares it. Any other content stays: it may be a newer file that sync
+// brought before its metadata.
 func (s *Service) removeIfContent(path string, size int64, sum string) error {
-	fi, err := s.root.Lstat(filepath.FromSlash(path))
+	_, err := s.deleteContent(path, size, sum, false)
+	return err
+}
+
+// deleteContent deletes the file at path if it holds the content of that
+// size and hash and nothing lists that content there: neither the
+// journal's live file, nor an upload under way, nor (unless arrived is
+// set) a file sync placed. With arrived set, it deletes the file sync
+// placed (Remove). It reports whether it deleted the file, and tells the
+// OnChange callbacks.
+func (s *Service) deleteContent(path string, size int64, sum string, arrived bool) (bool, error) {
+	fp := filepath.FromSlash(path)
+	fi, err := s.root.Lstat(fp)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("drive: remove %s: %w", path, err)
+		return false, fmt.Errorf("drive: remove %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() || fi.Size() != size {
-		return nil
+		return false, nil
 	}
 	got, err := s.hashFile(path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if got != sum {
-		return nil
+		return false, nil
 	}
+	deleted, err := s.deleteChecked(path, fi, sum, arrived)
+	if !deleted || err != nil {
+		return false, err
+	}
+	s.removeThumbnail(sum)
+	s.changed(path)
+	return true, nil
+}
+
+// deleteChecked is deleteContent's deletion, once the content is known:
+// under the locks that keep uploads and the derived state from changing
+// in between.
+func (s *Service) deleteChecked(path string, hashed fs.FileInfo, sum string, arrived bool) (bool, error) {
 	// A removed file's name is free: an upload may have reserved it, or
 	// already added the same content under it, while the hash was read.
 	s.nameMu.Lock()
 	defer s.nameMu.Unlock()
 	if s.names[foldKey(path)] {
-		return nil
+		return false, nil
 	}
-	var live bool
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	fp := filepath.FromSlash(path)
+	// Sync may have put another file in its place while it was read.
+	if fi, err := s.root.Lstat(fp); err != nil || !sameFile(fi, hashed) {
+		return false, nil
+	}
+	var r record
 	if err := s.st.View(func(tx *bolt.Tx) error {
-		r, _, err := getRecord(tx, path)
-		live = r.live()
+		var err error
+		r, _, err = getRecord(tx, path)
 		return err
 	}); err != nil {
-		return err
+		return false, err
 	}
-	if live {
-		return nil
+	placed := r.Disk != nil && r.Disk.SHA256 == sum
+	if arrived && (!placed || r.describes(sum)) || !arrived && (r.live() || placed) {
+		return false, nil
 	}
-	if err := s.root.Remove(filepath.FromSlash(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("drive: remove %s: %w", path, err)
+	if err := s.root.Remove(fp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("drive: remove %s: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(path)))); err != nil {
+	if err := syncDir(filepath.Dir(filepath.Join(s.dir, fp))); err != nil {
 		s.logger.Warn("syncing the drive folder", "path", path, "error", err)
 	}
-	s.removeThumbnail(sum)
-	return nil
+	if r.Disk != nil {
+		// Whatever sync had placed there is gone.
+		if err := s.dropDiskLocked(path); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// sameFile reports whether two looks at a path saw the same, unchanged
+// file.
+func sameFile(a, b fs.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode().IsRegular() && b.Mode().IsRegular()
 }
 
 func (s *Service) hashFile(path string) (string, error) {
@@ -507,9 +560,19 @@ func (s *Service) Apply(entries ...journal.Entry) error {
 	return s.catchUp(origins, entries...)
 }
 
-// Rebuild derives the drive's metadata again from the journal alone. It
-// changes nothing on disk.
+// Rebuild derives the drive's metadata again from the journal, and the
+// listing of the files sync placed without details from the drive folder
+// (what it knew of them is kept, so that unchanged files are not read
+// again). It changes nothing on disk.
 func (s *Service) Rebuild() error {
+	if err := s.rebuild(); err != nil {
+		return err
+	}
+	return s.scanFolder()
+}
+
+// rebuild is Rebuild without the scan of the folder.
+func (s *Service) rebuild() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	heads, err := s.j.Heads()
@@ -534,6 +597,14 @@ func (s *Service) Rebuild() error {
 	}
 	var used int64
 	err = s.st.Update(func(tx *bolt.Tx) error {
+		// What the folder showed is not the journal's: keep it.
+		disk := make(map[string]*diskRecord)
+		forEachRecord(tx, func(path string, r record) error {
+			if r.Disk != nil {
+				disk[path] = r.Disk
+			}
+			return nil
+		})
 		b := tx.Bucket(store.BucketDrive)
 		c := b.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.First() {
@@ -544,6 +615,17 @@ func (s *Service) Rebuild() error {
 		var eff effect
 		if err := s.applyEntries(tx, entries, &eff); err != nil {
 			return err
+		}
+		for path, d := range disk {
+			if err := updateRecord(tx, path, &eff, func(r *record) bool {
+				if r.describes(d.SHA256) {
+					return false
+				}
+				r.Disk = d
+				return true
+			}); err != nil {
+				return err
+			}
 		}
 		used = eff.delta
 		return writeMeta(tx, m)
@@ -572,6 +654,11 @@ type File struct {
 	Time        time.Time
 	Hidden      bool // hidden by staff: shown to staff only
 	Origin      journal.Origin
+	// Arrived is set for a file that sync placed in the drive folder
+	// without its details (from a stock Syncthing, or before its journal
+	// entry): it has no author, nickname, licence nor description, its
+	// Time is the file's modification time and its Origin is zero.
+	Arrived bool
 }
 
 // LogValue logs a file by its path and size.
@@ -579,8 +666,13 @@ func (f File) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("path", f.Path), slog.Int64("size", f.Size))
 }
 
-func (r *record) file() File {
-	folder, name := splitPath(r.File.Path)
+// file is what the listing shows at path.
+func (r *record) file(path string) File {
+	folder, name := splitPath(path)
+	if d := r.Disk; d != nil {
+		return File{Path: path, Folder: folder, Name: name, Size: d.Size, SHA256: d.SHA256, ContentType: d.ContentType,
+			Time: time.Unix(0, d.ModTime), Hidden: r.live() && r.hidden(), Arrived: true}
+	}
 	var o journal.Origin
 	hex.Decode(o[:], []byte(r.File.At.Origin))
 	return File{Path: r.File.Path, Folder: folder, Name: name, Size: r.File.Size, SHA256: r.File.SHA256,
@@ -614,15 +706,19 @@ func (s *Service) list(keep func(*File) bool, o ListOptions) ([]File, error) {
 	}
 	var items []item
 	err := s.st.View(func(tx *bolt.Tx) error {
-		return forEachRecord(tx, func(_ string, r record) error {
-			if !r.live() {
+		return forEachRecord(tx, func(path string, r record) error {
+			if !r.listed() {
 				return nil
 			}
-			f := r.file()
+			f := r.file(path)
 			if (f.Hidden && !o.Hidden) || !keep(&f) {
 				return nil
 			}
-			items = append(items, item{r.File.At, f})
+			at := stamp{Time: journal.Time(max(f.Time.UnixMilli(), 0)) << 16}
+			if !f.Arrived {
+				at = r.File.At
+			}
+			items = append(items, item{at, f})
 			return nil
 		})
 	})
@@ -652,7 +748,7 @@ func (s *Service) Folders() ([]string, error) {
 	seen := make(map[string]bool)
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return forEachRecord(tx, func(path string, r record) error {
-			if !r.live() || r.hidden() {
+			if !r.listed() || r.file(path).Hidden {
 				return nil
 			}
 			for folder, _ := splitPath(path); folder != ""; folder, _ = splitPath(folder) {
@@ -685,10 +781,10 @@ func (s *Service) Stat(path string) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	if !found || !r.live() {
+	if !found || !r.listed() {
 		return File{}, fmt.Errorf("%w: %s", ErrNotFound, path)
 	}
-	return r.file(), nil
+	return r.file(path), nil
 }
 
 // Open opens the file at path for reading (for http.ServeContent, which

@@ -12,9 +12,22 @@ import (
 
 // Remove removes the file at path (staff, or the box): a KindRemove entry,
 // then the file's content and thumbnail leave the disk. author is who
-// removed it, for the journal.
+// removed it, for the journal. A file sync placed without details
+// (File.Arrived) has no entry to answer: it is deleted from the disk, and
+// sync passes the deletion on.
 func (s *Service) Remove(path, author string) error {
-	return s.act(KindRemove, path, author, nil)
+	placed, err := s.removeArrived(path)
+	if err != nil {
+		return err
+	}
+	if placed {
+		s.logger.Info("file from sync deleted by staff", "path", path)
+	}
+	err = s.act(KindRemove, path, author, nil)
+	if placed && errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // RemoveOwn removes the file at path for the visitor author, who must

@@ -92,12 +92,29 @@ func (a stamp) after(b stamp) bool {
 //   - Vis is the greatest KindHide or KindShow entry, and Hidden says
 //     which. A hide applies to the file it was issued for: a file added
 //     later at the same path (after a removal) is shown.
+//
+// Disk is not from the journal but from the drive folder: a file that
+// sync placed at the path and that the journal's file here does not
+// describe, with what the box could see of it (see Arrived). While it is
+// set, the listing shows it rather than the journal's file. A KindFile
+// entry with its content that makes the path live, or the file leaving
+// the disk, drops it; a removal does not, since content that arrives
+// after a removal is a new arrival.
 type record struct {
 	File    *fileRecord `json:"file,omitempty"`
 	Op      stamp       `json:"op"`
 	Removed bool        `json:"removed,omitempty"`
 	Vis     stamp       `json:"vis"`
 	Hidden  bool        `json:"hidden,omitempty"`
+	Disk    *diskRecord `json:"disk,omitempty"`
+}
+
+// diskRecord is a file that sync placed without its details.
+type diskRecord struct {
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	ContentType string `json:"content_type"`
+	ModTime     int64  `json:"mtime"` // Unix nanoseconds; the file's date in the listing
 }
 
 type fileRecord struct {
@@ -106,14 +123,26 @@ type fileRecord struct {
 	At     stamp  `json:"at"`
 }
 
-// live reports a file that is listed (to staff, at least) and counts in
-// the drive's usage.
+// live reports a file the journal lists: one that staff or its author
+// can remove, hide or show.
 func (r *record) live() bool { return r.File != nil && !r.Removed }
+
+// listed reports a path that is listed (to staff, at least) and counts in
+// the drive's usage: from the journal, or from sync without details.
+func (r *record) listed() bool { return r.live() || r.Disk != nil }
+
+// describes reports whether the journal's live file at the path has the
+// content sum.
+func (r *record) describes(sum string) bool { return r.live() && r.File.SHA256 == sum }
 
 func (r *record) hidden() bool { return r.Hidden && r.File != nil && r.Vis.after(r.File.At) }
 
+// usage is the bytes of what the path lists.
 func (r *record) usage() int64 {
-	if r.live() {
+	switch {
+	case r.Disk != nil:
+		return r.Disk.Size
+	case r.live():
 		return r.File.Size
 	}
 	return 0
@@ -203,6 +232,12 @@ func (r *record) merge(c change) bool {
 		}
 		if c.at.after(r.Op) {
 			r.Op, r.Removed = c.at, false
+			changed = true
+		}
+		// The journal now describes what sync placed: its details take
+		// over.
+		if r.Disk != nil && r.describes(r.Disk.SHA256) {
+			r.Disk = nil
 			changed = true
 		}
 		return changed

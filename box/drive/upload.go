@@ -37,6 +37,10 @@ type UploadRequest struct {
 // errCrash ends an upload stopped by the test hook.
 var errCrash = errors.New("drive: simulated crash")
 
+// errAppeared says a file took an upload's name between its choice and
+// the upload's placing.
+var errAppeared = errors.New("drive: a file appeared at that name meanwhile")
+
 // Upload adds the file read from r to the drive and returns it.
 //
 // The content is streamed to a temporary file (never held in memory),
@@ -137,29 +141,8 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, r io.Reader) (F
 		return File{}, errCrash
 	}
 
-	path, release, err := s.reserveName(folder, name)
-	if err != nil {
-		return File{}, err
-	}
-	defer release()
 	sum := hex.EncodeToString(hs.sum())
-	payload := FilePayload{Path: path, Size: streamed, SHA256: sum, ContentType: detectType(name, head, req.ContentType),
-		Licence: req.Licence, Description: req.Description, Nickname: req.Nickname}
-
-	// The intent first: from here on, a crash leaves a record that tells
-	// New what to undo.
-	in, err := json.Marshal(intent{Tmp: tmpName, Path: path, Size: streamed, SHA256: sum, Time: s.now().Unix()})
-	if err != nil {
-		return File{}, err
-	}
-	if err := s.st.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(store.BucketDriveUploads).Put([]byte(path), in)
-	}); err != nil {
-		return File{}, fmt.Errorf("drive: upload %s: record intent: %w", path, err)
-	}
-	if stop("intent") {
-		return File{}, errCrash
-	}
+	var path string
 	renamed := false
 	abandon := func() {
 		// Undo what the journal does not name; if this fails too, New
@@ -169,6 +152,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, r io.Reader) (F
 				s.logger.Error("removing an upload that failed", "path", path, "error", err)
 				return
 			}
+			s.changed(path)
 		}
 		if err := s.st.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(store.BucketDriveUploads).Delete([]byte(path))
@@ -176,15 +160,43 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, r io.Reader) (F
 			s.logger.Error("forgetting an upload that failed", "path", path, "error", err)
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		p, release, err := s.reserveName(folder, name)
+		if err != nil {
+			return File{}, err
+		}
+		defer release()
+		path = p
 
-	if err := s.placeFile(tmpName, folder, path); err != nil {
+		// The intent first: from here on, a crash leaves a record that
+		// tells New what to undo.
+		in, err := json.Marshal(intent{Tmp: tmpName, Path: path, Size: streamed, SHA256: sum, Time: s.now().Unix()})
+		if err != nil {
+			return File{}, err
+		}
+		if err := s.st.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(store.BucketDriveUploads).Put([]byte(path), in)
+		}); err != nil {
+			return File{}, fmt.Errorf("drive: upload %s: record intent: %w", path, err)
+		}
+		if stop("intent") {
+			return File{}, errCrash
+		}
+		renamed, err = s.placeFile(tmpName, folder, path)
+		if err == nil {
+			break
+		}
 		abandon()
-		return File{}, err
+		if !errors.Is(err, errAppeared) || attempt == 3 {
+			return File{}, err
+		}
+		// Sync put a file there since the name was chosen: choose again.
 	}
-	renamed = true
 	if stop("renamed") {
 		return File{}, errCrash
 	}
+	payload := FilePayload{Path: path, Size: streamed, SHA256: sum, ContentType: detectType(name, head, req.ContentType),
+		Licence: req.Licence, Description: req.Description, Nickname: req.Nickname}
 
 	p, err := json.Marshal(payload)
 	if err != nil {
@@ -202,7 +214,12 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, r io.Reader) (F
 		if err := tx.Bucket(store.BucketDriveUploads).Delete([]byte(path)); err != nil {
 			return err
 		}
-		return applyOwn(tx, entries[0], &eff)
+		if err := applyOwn(tx, entries[0], &eff); err != nil {
+			return err
+		}
+		// What the folder holds at path is this upload, whatever sync
+		// placed there before.
+		return updateRecord(tx, path, &eff, dropDisk)
 	}, draft)
 	if err != nil {
 		s.writeMu.Unlock()
@@ -220,6 +237,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest, r io.Reader) (F
 	if stop("journaled") {
 		return File{}, errCrash
 	}
+	s.changed(path)
 
 	f := File{Path: path, Size: payload.Size, SHA256: sum, ContentType: payload.ContentType, Licence: payload.Licence,
 		Description: payload.Description, Nickname: payload.Nickname, Author: req.Author,
@@ -263,7 +281,7 @@ func (s *Service) reserveName(folder, name string) (path string, release func(),
 	taken := make(map[string]bool)
 	err = s.st.View(func(tx *bolt.Tx) error {
 		return forEachRecord(tx, func(p string, r record) error {
-			if f, n := splitPath(p); f == folder && r.live() {
+			if f, n := splitPath(p); f == folder && r.listed() {
 				taken[foldKey(n)] = true
 			}
 			return nil
@@ -312,7 +330,7 @@ func (s *Service) resolveFolder(folder string) (string, error) {
 	known := make(map[string]string) // foldKey of a folder path → its spelling
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return forEachRecord(tx, func(p string, r record) error {
-			if !r.live() {
+			if !r.listed() {
 				return nil
 			}
 			for f, _ := splitPath(p); f != ""; f, _ = splitPath(f) {
@@ -348,43 +366,43 @@ func (s *Service) resolveFolder(folder string) (string, error) {
 
 // placeFile moves the synced temporary file to path in the drive folder
 // and makes the move durable.
-func (s *Service) placeFile(tmpName, folder, path string) error {
+func (s *Service) placeFile(tmpName, folder, path string) (renamed bool, err error) {
 	if folder != "" {
 		// Through the root, so that no folder is made outside the drive.
 		if err := s.root.MkdirAll(filepath.FromSlash(folder), 0o750); err != nil {
-			return fmt.Errorf("drive: upload %s: make folder: %w", path, err)
+			return false, fmt.Errorf("drive: upload %s: make folder: %w", path, err)
 		}
 		// The rename below follows symbolic links: each level must be a
 		// real folder.
 		for f := folder; f != ""; f, _ = splitPath(f) {
 			fi, err := s.root.Lstat(filepath.FromSlash(f))
 			if err != nil {
-				return fmt.Errorf("drive: upload %s: %w", path, err)
+				return false, fmt.Errorf("drive: upload %s: %w", path, err)
 			}
 			if !fi.IsDir() {
-				return fmt.Errorf("drive: upload %s: %s is not a folder", path, f)
+				return false, fmt.Errorf("drive: upload %s: %s is not a folder", path, f)
 			}
 		}
 	}
-	if _, err := s.root.Lstat(filepath.FromSlash(path)); !errors.Is(err, fs.ErrNotExist) {
-		// Sync brought a file since the name was chosen: never replace it.
-		return fmt.Errorf("drive: upload %s: a file appeared there meanwhile", path)
-	}
+	// Sync may have brought a file since the name was chosen: never
+	// replace it.
 	final := filepath.Join(s.dir, filepath.FromSlash(path))
-	if err := os.Rename(tmpName, final); err != nil {
-		return fmt.Errorf("drive: upload %s: %w", path, err)
+	if err := renameNoReplace(tmpName, final); errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("drive: upload %s: %w", path, errAppeared)
+	} else if err != nil {
+		return false, fmt.Errorf("drive: upload %s: %w", path, err)
 	}
 	// The rename, and any folder just made, must be on disk before the
 	// journal says the file is there.
 	for d := filepath.Dir(final); ; d = filepath.Dir(d) {
 		if err := syncDir(d); err != nil {
-			return fmt.Errorf("drive: upload %s: sync folder: %w", path, err)
+			return true, fmt.Errorf("drive: upload %s: sync folder: %w", path, err)
 		}
 		if d == filepath.Clean(s.dir) || d == filepath.Dir(d) {
 			break
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // cleanDetails checks and normalises what a visitor says about a file.
@@ -467,4 +485,17 @@ func (hs *hasher) stop() {
 func (hs *hasher) sum() []byte {
 	hs.stop()
 	return hs.h.Sum(nil)
+}
+
+// renameIfFree renames from to to unless something is at to (an error
+// wrapping fs.ErrExist), in two steps: a file put at to between them
+// would be replaced.
+func renameIfFree(from, to string) error {
+	if _, err := os.Lstat(to); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			err = &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+		}
+		return err
+	}
+	return os.Rename(from, to)
 }

@@ -276,3 +276,48 @@ func TestDriveRemoveAndHide(t *testing.T) {
 		t.Error("the default licence is not offered first")
 	}
 }
+
+// TestDriveArrivedFile: a file that sync brought without its details
+// says it came from another box, in French and in English, and staff can
+// remove it but not hide it (there is no entry to hide).
+func TestDriveArrivedFile(t *testing.T) {
+	b := newDriveServer(t, 1<<20, 0)
+	if err := os.WriteFile(filepath.Join(b.data, "drive", "affiche.pdf"), []byte("%PDF-1.4 affiche"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.drive.Arrived("affiche.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	ana := newPerson(t, b.hs, "Ana")
+	_, page := ana.get("/drive")
+	for _, want := range []string{"affiche.pdf", "venu d’une autre box, le ", "application/pdf"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"ajouté par", "licence :", "Supprimer"} {
+		if strings.Contains(page, unwanted) {
+			t.Errorf("the page shows %q", unwanted)
+		}
+	}
+	ana.get("/lang?to=en&back=/drive")
+	if _, page := ana.get("/drive"); !strings.Contains(page, "from another box, on ") || strings.Contains(page, "added by") {
+		t.Errorf("the English page does not say where the file came from")
+	}
+	if res, _ := ana.get("/drive/affiche.pdf"); res.StatusCode != 200 {
+		t.Errorf("download: %d", res.StatusCode)
+	}
+
+	staff := newPerson(t, b.hs, "")
+	staff.post("/admin/login", url.Values{"password": {staffPassword}}, nil)
+	_, page = staff.get("/drive")
+	if !strings.Contains(page, `action="/drive-actions/remove"`) || strings.Contains(page, `action="/drive-actions/hide"`) {
+		t.Errorf("staff should be offered removal only")
+	}
+	if res, _ := staff.post("/drive-actions/remove", url.Values{"path": {"affiche.pdf"}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("staff removal: %d", res.StatusCode)
+	}
+	if got := files(t, filepath.Join(b.data, "drive")); len(got) != 0 {
+		t.Errorf("the drive folder holds %v", got)
+	}
+}

@@ -1,0 +1,379 @@
+package drive
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"tiersbox/box/journal"
+	"tiersbox/box/store"
+)
+
+// OnChange registers f, called with a file's path (as in File.Path)
+// whenever the drive itself changes a file in the drive folder: an upload
+// put in place, a file deleted (removed here, removed by another box's
+// journal entry, or cleaned up after a crash). Box-to-box sync uses it to
+// announce the change without waiting for its next scan of the folder.
+//
+// f is called without any of the drive's locks held, on the goroutine
+// that made the change (any goroutine), and must return quickly. Changes
+// made by New, before anyone could register, are not told: sync scans the
+// folder when it starts. Several callbacks may be registered; none can be
+// removed.
+func (s *Service) OnChange(f func(path string)) {
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
+	s.onChange = append(s.onChange, f)
+}
+
+// changed tells the OnChange callbacks about path. The caller holds none
+// of the drive's locks.
+func (s *Service) changed(path string) {
+	s.changeMu.Lock()
+	fs := s.onChange
+	s.changeMu.Unlock()
+	for _, f := range fs {
+		f(path)
+	}
+}
+
+// Arrived tells the drive that sync put a file it received in place at
+// path (a drive path, with '/' separators).
+//
+// If the journal lists a file at path with that content (its entry came
+// first), nothing more is needed. Otherwise the file is listed all the
+// same, without details: the drive reads it (its SHA-256, and its type
+// from its name and first bytes) and lists it with its size and its
+// modification time as its date, no author and no licence, File.Arrived
+// set. That listing is derived from the folder, not a journal entry (a
+// box writes entries only about what happened at it): if the file's
+// journal entry comes later, its details take over. Content that arrives
+// at the path of a file removed here is listed too: a peer brought it
+// back, or it is a new file with the same content whose entry has not
+// come yet.
+//
+// A path the drive could not have written (a name CleanName would change,
+// folders deeper than MaxFolderDepth) is ignored: not listed, and left on
+// disk. A path with no file (any more) is no longer listed.
+func (s *Service) Arrived(path string) error {
+	if !validPath(path) {
+		s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", path)
+		return nil
+	}
+	return s.arrived(path, true)
+}
+
+// arrived reads the file at path and lists it if nothing else describes
+// it. bySync is false for a scan of the folder: the content of a file
+// removed here is then what a crash kept the removal from deleting
+// (sweepRemoved deletes it at the next start), not an arrival.
+func (s *Service) arrived(path string, bySync bool) error {
+	fp := filepath.FromSlash(path)
+	for range 3 {
+		fi, err := s.root.Lstat(fp)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
+			return s.forgetDisk(path)
+		}
+		if err != nil {
+			return fmt.Errorf("drive: file from sync %s: %w", path, err)
+		}
+		sum, head, err := s.hashHead(path)
+		if err != nil {
+			return err
+		}
+		done, err := s.recordDisk(path, fi, sum, head, bySync)
+		if done || err != nil {
+			return err
+		}
+		// The file changed while it was read: read it again.
+	}
+	return fmt.Errorf("drive: file from sync %s: it keeps changing", path)
+}
+
+// hashHead returns the SHA-256 of the file at path and its first sniffLen
+// bytes.
+func (s *Service) hashHead(path string) (string, []byte, error) {
+	f, err := s.root.Open(filepath.FromSlash(path))
+	if err != nil {
+		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
+	}
+	head = head[:n]
+	h := sha256.New()
+	h.Write(head)
+	if _, err := io.Copy(h, f); err != nil {
+		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), head, nil
+}
+
+// recordDisk lists the file read at path, unless it changed since it was
+// read (then it reports false).
+func (s *Service) recordDisk(path string, read fs.FileInfo, sum string, head []byte, bySync bool) (bool, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if fi, err := s.root.Lstat(filepath.FromSlash(path)); err != nil || !sameFile(fi, read) {
+		return false, nil
+	}
+	_, name := splitPath(path)
+	d := &diskRecord{Size: read.Size(), SHA256: sum, ContentType: detectType(name, head, ""), ModTime: read.ModTime().UnixNano()}
+	listed := false
+	var eff effect
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		eff, listed = effect{}, false
+		return updateRecord(tx, path, &eff, func(r *record) bool {
+			switch {
+			case r.describes(sum):
+				// The journal's file: its details are the listing.
+				if r.Disk == nil {
+					return false
+				}
+				r.Disk = nil
+			case !bySync && r.File != nil && r.Removed && r.File.SHA256 == sum && r.Disk == nil:
+				return false
+			default:
+				if r.Disk != nil && *r.Disk == *d {
+					return false
+				}
+				r.Disk, listed = d, true
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("drive: file from sync %s: %w", path, err)
+	}
+	s.afterCommit(eff)
+	if listed {
+		s.logger.Info("file from sync listed without its details", "path", path, "size", d.Size)
+	}
+	return true, nil
+}
+
+// forgetDisk stops listing the file sync placed at path, if there is no
+// file there any more.
+func (s *Service) forgetDisk(path string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if fi, err := s.root.Lstat(filepath.FromSlash(path)); err == nil && fi.Mode().IsRegular() {
+		return nil
+	}
+	return s.dropDiskLocked(path)
+}
+
+// dropDiskLocked stops listing the file sync placed at path. The caller
+// holds writeMu.
+func (s *Service) dropDiskLocked(path string) error {
+	var eff effect
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		eff = effect{}
+		return updateRecord(tx, path, &eff, dropDisk)
+	})
+	if err != nil {
+		return fmt.Errorf("drive: forget %s: %w", path, err)
+	}
+	s.afterCommit(eff)
+	return nil
+}
+
+func dropDisk(r *record) bool {
+	if r.Disk == nil {
+		return false
+	}
+	r.Disk = nil
+	return true
+}
+
+// updateRecord changes the record of path in tx with f, which reports
+// whether it changed anything, and counts the change of usage in eff. A
+// record left empty is deleted.
+func updateRecord(tx *bolt.Tx, path string, eff *effect, f func(r *record) bool) error {
+	r, _, err := getRecord(tx, path)
+	if err != nil {
+		return err
+	}
+	before := r.usage()
+	if !f(&r) {
+		return nil
+	}
+	eff.delta += r.usage() - before
+	if r == (record{}) {
+		return tx.Bucket(store.BucketDrive).Delete([]byte(path))
+	}
+	return putRecord(tx, path, r)
+}
+
+// Departed tells the drive that sync deleted the file at path because a
+// peer deleted it. If the journal lists a file there, this box appends a
+// KindRemove entry (with no author), so that the removal shows here and
+// reaches the boxes that learn of it only through the journal; a file
+// listed without details is no longer listed. If a file is at path again
+// (an upload took the free name, or sync placed another), it is not the
+// one deleted, and nothing changes.
+func (s *Service) Departed(path string) error {
+	if !validPath(path) {
+		return nil
+	}
+	payload, err := json.Marshal(PathPayload{Path: path})
+	if err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	if _, err := s.root.Lstat(filepath.FromSlash(path)); !errors.Is(err, fs.ErrNotExist) {
+		s.writeMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("drive: deleted by sync %s: %w", path, err)
+		}
+		return nil
+	}
+	var r record
+	err = s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		r, _, err = getRecord(tx, path)
+		return err
+	})
+	var eff effect
+	switch {
+	case err != nil:
+	case r.live():
+		_, err = s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
+			eff = effect{}
+			if err := applyOwn(tx, entries[0], &eff); err != nil {
+				return err
+			}
+			return updateRecord(tx, path, &eff, dropDisk)
+		}, journal.Draft{Kind: KindRemove, Target: TargetPrefix + path, Payload: payload})
+	case r.Disk != nil:
+		err = s.st.Update(func(tx *bolt.Tx) error {
+			eff = effect{}
+			return updateRecord(tx, path, &eff, dropDisk)
+		})
+	}
+	if err == nil {
+		s.afterCommit(eff)
+	}
+	s.writeMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("drive: deleted by sync %s: %w", path, err)
+	}
+	if r.live() {
+		s.logger.Info("file deleted by a peer, removed", "path", path)
+		s.removeThumbnail(r.File.SHA256)
+	}
+	if r.Disk != nil {
+		s.removeThumbnail(r.Disk.SHA256)
+	}
+	return nil
+}
+
+// removeArrived deletes the file that sync placed at path without
+// details, if the listing shows one, and reports whether it did.
+func (s *Service) removeArrived(path string) (bool, error) {
+	var d *diskRecord
+	err := s.st.View(func(tx *bolt.Tx) error {
+		r, _, err := getRecord(tx, path)
+		d = r.Disk
+		return err
+	})
+	if err != nil || d == nil {
+		return false, err
+	}
+	deleted, err := s.deleteContent(path, d.Size, d.SHA256, true)
+	if err != nil || deleted {
+		return deleted, err
+	}
+	// Not what the listing said: look again at what is there.
+	return false, s.arrived(path, true)
+}
+
+// scanFolder brings the listing of files without details up to date with
+// the drive folder: files that nothing lists (sync placed them while the
+// box was stopped, or a stop came before Arrived) are read and listed,
+// and those listed that left the disk are forgotten. Files the journal
+// lists are recognised by their size and listed files without details by
+// their size and time, without reading them; uploads under way are left
+// to Upload.
+func (s *Service) scanFolder() error {
+	found := make(map[string]fs.FileInfo)
+	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if p == "." {
+			return err
+		}
+		if err != nil {
+			s.logger.Warn("reading the drive folder", "path", p, "error", err)
+			return nil
+		}
+		if d.IsDir() {
+			if strings.Count(p, "/") >= MaxFolderDepth || !validPath(p) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !validPath(p) {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			found[p] = fi
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("drive: scan folder: %w", err)
+	}
+	s.nameMu.Lock()
+	reserved := maps.Clone(s.names)
+	s.nameMu.Unlock()
+	var check, gone []string
+	err = s.st.View(func(tx *bolt.Tx) error {
+		uploads := tx.Bucket(store.BucketDriveUploads)
+		for p, fi := range found {
+			if reserved[foldKey(p)] || uploads.Get([]byte(p)) != nil {
+				continue
+			}
+			r, _, err := getRecord(tx, p)
+			if err != nil {
+				return err
+			}
+			switch {
+			case r.Disk != nil && r.Disk.Size == fi.Size() && r.Disk.ModTime == fi.ModTime().UnixNano():
+			case r.Disk == nil && r.live() && r.File.Size == fi.Size():
+			default:
+				check = append(check, p)
+			}
+		}
+		return forEachRecord(tx, func(p string, r record) error {
+			if r.Disk != nil && found[p] == nil {
+				gone = append(gone, p)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("drive: scan folder: %w", err)
+	}
+	for _, p := range check {
+		if err := s.arrived(p, false); err != nil {
+			s.logger.Warn("reading a file in the drive folder", "path", p, "error", err)
+		}
+	}
+	for _, p := range gone {
+		if err := s.forgetDisk(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -55,6 +55,17 @@ type Config struct {
 		// but the disk's.
 		Quota size `toml:"quota"`
 	} `toml:"drive"`
+	Sync struct {
+		// Listen is where other boxes and Syncthing devices connect, as
+		// Syncthing's own default; empty means the box only dials.
+		Listen string `toml:"listen"`
+		// MaxRate caps each link, per second and per direction ("200KB"
+		// for a slow uplink); "0" means no cap.
+		MaxRate size `toml:"max_rate"`
+		// Discovery announces the box and finds others with mDNS on
+		// network.interface. Finding a box never links it.
+		Discovery bool `toml:"discovery"`
+	} `toml:"sync"`
 	// Network is how the Raspberry Pi serves visitors; `tiersbox
 	// network-config` turns it into the system's files (see firmware/).
 	Network firmware.Config `toml:"network"`
@@ -114,6 +125,7 @@ func defaultConfig() Config {
 	c.Portal.Hostname = "tiers.box"
 	c.Portal.Session.Duration = 24 * time.Hour
 	c.Drive.MaxFileSize.Bytes = 1 << 30
+	c.Sync.Listen = ":22000"
 	c.Network = firmware.Config{
 		Mode: "own-wifi", Interface: "wlan0", SSID: "tiersbox", Country: "FR", Channel: 6,
 		Address: "10.42.0.1/24", DHCP: true, DHCPStart: "10.42.0.10", DHCPEnd: "10.42.0.250",
@@ -166,6 +178,9 @@ func (f *commonFlags) load() (Config, error) {
 	if v, ok := os.LookupEnv("TIERSBOX_DNS"); ok {
 		c.DNS.Listen = v
 	}
+	if v, ok := os.LookupEnv("TIERSBOX_SYNC"); ok {
+		c.Sync.Listen = v
+	}
 	return c, nil
 }
 
@@ -185,6 +200,11 @@ func (c *Config) validate() error {
 	if c.DNS.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.DNS.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("dns.listen %q: %w", c.DNS.Listen, err))
+		}
+	}
+	if c.Sync.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Sync.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("sync.listen %q: %w", c.Sync.Listen, err))
 		}
 	}
 	if c.Portal.Address != "" {

@@ -55,6 +55,8 @@ func commands() []command {
 		{"init", "create the data folder, the box identity and the staff password", cmdInit},
 		{"admin-password", "set a new staff password and log every staff session out (box stopped)", cmdAdminPassword},
 		{"id", "print the box's device ID, for linking it to other boxes", cmdID},
+		{"link", "link another box or Syncthing device: link add DEVICE-ID [--address tcp://HOST:PORT] [--name NAME], link list, link remove DEVICE-ID", cmdLink},
+		{"peers", "show the boxes seen on the network and the linked ones with their sync state (box running)", cmdPeers},
 		{"network-config", "write the Raspberry Pi's WiFi, DHCP and firewall configuration", cmdNetworkConfig},
 		{"version", "print the version", cmdVersion},
 		{"help", "explain the subcommands", nil},

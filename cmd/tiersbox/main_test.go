@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "tiersbox")
+	// Every box a test starts syncs on a free loopback port, never on
+	// the default :22000 (two tests would fight over it).
+	os.Setenv("TIERSBOX_SYNC", "127.0.0.1:0")
 	build := exec.Command("go", "build", "-o", binary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

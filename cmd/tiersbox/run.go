@@ -28,6 +28,8 @@ import (
 	"tiersbox/box/visitor"
 	"tiersbox/portal/captive"
 	"tiersbox/portal/web"
+	"tiersbox/sync/bep"
+	"tiersbox/sync/link"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after
@@ -42,6 +44,7 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 	dnsAddr := fs.String("dns", "", "DNS `address` to answer on, such as :53 (off unless given or configured)")
 	address := fs.String("address", "", "the box's IPv4 `address` on the visitors' network (config portal.address)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	syncAddr := fs.String("sync", "", "`address` other boxes connect to for sync, such as :22000 (config sync.listen; empty: only dial)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +63,8 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 			cfg.Portal.Address = *address
 		case "log-level":
 			cfg.Log.Level = *logLevel
+		case "sync":
+			cfg.Sync.Listen = *syncAddr
 		}
 	})
 	if err := cfg.validate(); err != nil {
@@ -135,6 +140,30 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 			logger.Error("flushing pad edits at shutdown", "error", err)
 		}
 	}()
+
+	// Box-to-box sync: other boxes' entries go to the services as soon
+	// as they are in the journal, so open pads and channels show them.
+	links := link.New(st, id.DeviceID)
+	peers, err := bep.New(bep.Options{
+		Identity: id, Store: st, Journal: jnl, Links: links,
+		DriveDir: filepath.Join(dataDir, "drive"), Drive: files,
+		Ingested: func(entries []journal.Entry) {
+			for _, apply := range []func(...journal.Entry) error{pads.Apply, chats.Apply, files.Apply} {
+				if err := apply(entries...); err != nil {
+					logger.Error("applying entries from another box", "error", err)
+				}
+			}
+		},
+		Listen: cfg.Sync.Listen, Name: venue.Venue, Version: versionString(),
+		RateLimit: cfg.Sync.MaxRate.Bytes, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	files.OnChange(func(string) { peers.DriveChanged() })
+	if err := peers.Listen(); err != nil {
+		logger.Error("box-to-box sync will only dial out", "error", err)
+	}
 
 	reg := new(metrics.Registry)
 	visitors := visitor.New(st, visitor.Options{SessionLength: cfg.Portal.Session.Duration, Logger: logger})
@@ -240,6 +269,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		fmt.Fprintf(env.stdout, "  DNS on %s answers every name with %s\n", dns.LocalAddr(), portalIP)
 	}
 	fmt.Fprintf(env.stdout, "  data in %s, device ID %s\n", dataDir, id.DeviceID)
+	if a := peers.Addr(); a != nil {
+		fmt.Fprintf(env.stdout, "  sync on %s\n", a)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -264,6 +296,11 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		g.Go(func() error { return dns.Serve(gctx) })
 	}
 	g.Go(func() error { return visitors.Run(gctx, 10*time.Minute) })
+	g.Go(func() error { return peers.Run(gctx) })
+	if cfg.Sync.Discovery {
+		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })
+	}
+	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, logger) })
 
 	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
 	err = g.Wait()

@@ -232,6 +232,35 @@ func (jf *journalFolder) ingest(name string, data []byte) ([]journal.Entry, erro
 	if first > head+1 {
 		return nil, fmt.Errorf("%w: %s starts at %d, after this box's %d entries of that origin", errGap, name, first, head)
 	}
+	all, err := parseSegment(name, o, first, data)
+	if err != nil {
+		return nil, err
+	}
+	var entries []journal.Entry
+	for _, e := range all {
+		if e.Seq > head {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	if _, err := jf.j.Ingest(entries...); err != nil {
+		if errors.Is(err, journal.ErrConflict) || errors.Is(err, journal.ErrInvalid) || errors.Is(err, journal.ErrOwnOrigin) {
+			return nil, fmt.Errorf("%w: %s: %v", errSegment, name, err)
+		}
+		return nil, fmt.Errorf("bep: take in %s: %w", name, err)
+	}
+	if jf.ingested != nil {
+		jf.ingested(entries)
+	}
+	return entries, nil
+}
+
+// parseSegment reads the frames of segment name (origin o, first entry
+// first): every frame must decode, come from o and follow the one before.
+// A torn last frame ends the segment early.
+func parseSegment(name string, o journal.Origin, first uint64, data []byte) ([]journal.Entry, error) {
 	var entries []journal.Entry
 	next := first
 	for rest := data; len(rest) > 0; {
@@ -245,20 +274,9 @@ func (jf *journalFolder) ingest(name string, data []byte) ([]journal.Entry, erro
 		if e.Origin != o || e.Seq != next {
 			return nil, fmt.Errorf("%w: %s holds entry %v/%d where %v/%d belongs", errSegment, name, e.Origin, e.Seq, o, next)
 		}
-		if e.Seq > head {
-			entries = append(entries, e)
-		}
+		entries = append(entries, e)
 		next++
 		rest = rest[n:]
-	}
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	if _, err := jf.j.Ingest(entries...); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errSegment, name, err)
-	}
-	if jf.ingested != nil {
-		jf.ingested(entries)
 	}
 	return entries, nil
 }

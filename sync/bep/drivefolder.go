@@ -278,15 +278,19 @@ func (df *driveFolder) mkdir(f protocol.FileInfo) error {
 
 // moveForConflict renames this box's losing version of name aside, as
 // Syncthing does; the next scan announces the copy as a new file.
-func (df *driveFolder) moveForConflict(name string, now time.Time) error {
+func (df *driveFolder) moveForConflict(name string, now time.Time) (string, error) {
 	df.mu.Lock()
 	defer df.mu.Unlock()
+	copyName := conflictName(name, df.me, now)
 	src := filepath.Join(df.root, filepath.FromSlash(name))
-	dst := filepath.Join(df.root, filepath.FromSlash(conflictName(name, df.me, now)))
-	if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("bep: keep a conflict copy of %s: %w", name, err)
+	dst := filepath.Join(df.root, filepath.FromSlash(copyName))
+	if err := os.Rename(src, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return "", fmt.Errorf("bep: keep a conflict copy of %s: %w", name, err)
 	}
-	return nil
+	return copyName, nil
 }
 
 func syncDir(dir string) error {

@@ -348,8 +348,9 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		os.Remove(tmp)
 		return err
 	}
+	copyName := ""
 	if w.conflict {
-		if err := n.df.moveForConflict(f.Name, time.Now()); err != nil {
+		if copyName, err = n.df.moveForConflict(f.Name, time.Now()); err != nil {
 			os.Remove(tmp)
 			return err
 		}
@@ -360,8 +361,15 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		return err
 	}
 	n.logger.Info("sync: received a file", "file", f.Name, "size", f.Size)
-	if n.opts.Drive != nil {
-		return n.opts.Drive.Arrived(f.Name)
+	if n.opts.Drive == nil {
+		return nil
 	}
-	return nil
+	if copyName != "" {
+		// This box's version, kept aside as Syncthing does, stays listed.
+		n.logger.Info("sync: kept this box's version of a file changed on both sides", "file", f.Name, "copy", copyName)
+		if err := n.opts.Drive.Arrived(copyName); err != nil {
+			return err
+		}
+	}
+	return n.opts.Drive.Arrived(f.Name)
 }

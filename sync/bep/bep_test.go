@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +33,25 @@ type testBox struct {
 	done   chan struct{}
 	hooks  *recordHooks
 	listen string // kept across a restart, so linked boxes find it again
+	logs   *logBuffer
+}
+
+// logBuffer keeps a box's log lines for tests to search.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
+func (l *logBuffer) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.b.String(), s)
 }
 
 type recordHooks struct {
@@ -48,7 +69,7 @@ func newTestBox(t *testing.T, name string) *testBox {
 		t.Fatal(err)
 	}
 	b := &testBox{dir: dir, id: id, drive: filepath.Join(dir, "drive"),
-		hooks: &recordHooks{arrived: make(chan string, 100), departed: make(chan string, 100)}}
+		hooks: &recordHooks{arrived: make(chan string, 100), departed: make(chan string, 100)}, logs: &logBuffer{}}
 	b.start(t, name)
 	return b
 }
@@ -63,7 +84,7 @@ func (b *testBox) start(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	b.links = link.New(b.st, b.id.DeviceID)
-	logger := slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(testWriter{t, name, b.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b.node, err = New(Options{Identity: b.id, Store: b.st, Journal: b.j, Links: b.links, DriveDir: b.drive, Drive: b.hooks,
 		Listen: cmp.Or(b.listen, "127.0.0.1:0"), Name: name, Version: "test", Logger: logger, ScanInterval: time.Hour})
 	if err != nil {
@@ -92,9 +113,13 @@ func (b *testBox) stop() {
 type testWriter struct {
 	t    *testing.T
 	name string
+	logs *logBuffer
 }
 
 func (w testWriter) Write(p []byte) (int, error) {
+	w.logs.mu.Lock()
+	w.logs.b.Write(p)
+	w.logs.mu.Unlock()
 	w.t.Logf("%s: %s", w.name, bytes.TrimSpace(p))
 	return len(p), nil
 }

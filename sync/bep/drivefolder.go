@@ -102,7 +102,9 @@ func (df *driveFolder) scan() error {
 			f.Version = old.Version
 			f.ModifiedBy = old.ModifiedBy
 		} else {
-			f.Version = old.Version.Update(df.me)
+			// Update may change the vector's array in place: copy it,
+			// since the index still holds the old version.
+			f.Version = old.Version.Copy().Update(df.me)
 			f.ModifiedBy = df.me
 		}
 		changed = append(changed, f)
@@ -112,6 +114,7 @@ func (df *driveFolder) scan() error {
 			continue
 		}
 		f := old
+		f.Version = old.Version.Copy()
 		f.SetDeleted(df.me)
 		changed = append(changed, f)
 	}

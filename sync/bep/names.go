@@ -42,7 +42,7 @@ var errBadFile = errors.New("refused file")
 func checkName(name string) error {
 	switch {
 	case name == "" || len(name) > maxNameBytes:
-		return fmt.Errorf("%w: name of %d bytes", errBadFile, len(name))
+		return fmt.Errorf("%w: name of %d bytes (%.40q)", errBadFile, len(name), name)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("%w: name is not UTF-8", errBadFile)
 	case strings.HasPrefix(name, "/") || strings.Contains(name, `\`):

@@ -78,9 +78,10 @@ func runDiscovery(ctx context.Context, cfg Config, id *identity.Identity, venue 
 
 // peersReport is the answer to `tiersbox peers`.
 type peersReport struct {
-	Device     string           `json:"device"`
-	Discovered []discovery.Peer `json:"discovered"`
-	Linked     []bep.PeerStatus `json:"linked"`
+	Device     string              `json:"device"`
+	Folders    []bep.FolderSummary `json:"folders"`
+	Discovered []discovery.Peer    `json:"discovered"`
+	Linked     []bep.PeerStatus    `json:"linked"`
 }
 
 // serveControl answers the CLI on the control socket until ctx is done.
@@ -118,7 +119,7 @@ func serveControl(ctx context.Context, dataDir string, links *link.Links, node *
 	})
 	mux.HandleFunc("GET /peers", func(w http.ResponseWriter, r *http.Request) {
 		st, err := node.Status()
-		reply(w, peersReport{Device: node.DeviceID().String(), Discovered: discovered(), Linked: st}, err)
+		reply(w, peersReport{Device: node.DeviceID().String(), Folders: node.Folders(), Discovered: discovered(), Linked: st}, err)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

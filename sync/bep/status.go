@@ -104,3 +104,30 @@ func (n *Node) folderState(p *peer, folder string) FolderState {
 	}
 	return st
 }
+
+// FolderSummary is what this box holds in a folder.
+type FolderSummary struct {
+	ID    string `json:"id"`
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+	// Sequence goes up by one for every change the box announces.
+	Sequence int64 `json:"sequence"`
+}
+
+// Folders sums up both folders as this box announces them.
+func (n *Node) Folders() []FolderSummary {
+	var out []FolderSummary
+	for _, li := range []*localIndex{n.jIdx, n.dIdx} {
+		li.mu.Lock()
+		s := FolderSummary{ID: li.folder, Sequence: li.seq}
+		for _, f := range li.files {
+			if !f.IsDeleted() && f.Type == protocol.FileInfoTypeFile {
+				s.Files++
+				s.Bytes += f.Size
+			}
+		}
+		li.mu.Unlock()
+		out = append(out, s)
+	}
+	return out
+}

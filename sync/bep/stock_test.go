@@ -55,6 +55,13 @@ func freePort(t *testing.T) string {
 // the box peer, which it reaches at peerAddr (empty: it never dials).
 func startStock(t *testing.T, peer protocol.DeviceID, peerAddr string, folders ...string) *stockPeer {
 	t.Helper()
+	return startStockHub(t, []protocol.DeviceID{peer}, peerAddr, folders...)
+}
+
+// startStockHub starts a stock Syncthing that shares the folders with
+// every box in peers; the first is reached at peerAddr if it is set.
+func startStockHub(t *testing.T, peers []protocol.DeviceID, peerAddr string, folders ...string) *stockPeer {
+	t.Helper()
 	bin := requireSyncthing(t)
 	home := t.TempDir()
 	s := &stockPeer{home: home, folder: filepath.Join(home, "folders"), gui: freePort(t), listen: freePort(t), key: "tiersbox-test-key"}
@@ -75,19 +82,28 @@ func startStock(t *testing.T, peer protocol.DeviceID, peerAddr string, folders .
 	if peerAddr != "" {
 		addr = "tcp://" + peerAddr
 	}
-	var fx strings.Builder
+	var fx, dx strings.Builder
+	var devs strings.Builder
+	for i, p := range peers {
+		fmt.Fprintf(&devs, `<device id="%s"></device>`, p)
+		a := "dynamic"
+		if i == 0 {
+			a = addr
+		}
+		fmt.Fprintf(&dx, "  <device id=\"%s\" name=\"tiersbox-%d\" compression=\"metadata\"><address>%s</address></device>\n", p, i, a)
+	}
 	for _, f := range folders {
 		dir := filepath.Join(s.folder, f)
 		os.MkdirAll(filepath.Join(dir, ".stfolder"), 0o755)
 		fmt.Fprintf(&fx, `<folder id="%s" label="%s" path="%s" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="false">
-    <device id="%s"></device><device id="%s"></device>
+    <device id="%s"></device>%s
     <minDiskFree unit="%%">0</minDiskFree><maxConflicts>10</maxConflicts>
   </folder>
-`, f, f, dir, s.id, peer)
+`, f, f, dir, s.id, devs.String())
 	}
 	cfg := fmt.Sprintf(`<configuration version="36">
   %s
-  <device id="%s" name="tiersbox" compression="metadata"><address>%s</address></device>
+%s
   <device id="%s" name="stock"><address>dynamic</address></device>
   <gui enabled="true" tls="false"><address>%s</address><apikey>%s</apikey></gui>
   <options>
@@ -105,7 +121,7 @@ func startStock(t *testing.T, peer protocol.DeviceID, peerAddr string, folders .
     <reconnectionIntervalS>1</reconnectionIntervalS>
   </options>
 </configuration>
-`, fx.String(), peer, addr, s.id, s.gui, s.key, s.listen)
+`, fx.String(), dx.String(), s.id, s.gui, s.key, s.listen)
 	if err := os.WriteFile(filepath.Join(home, "config.xml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -273,5 +289,30 @@ func expect(t *testing.T, c chan string, want string) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("timed out waiting for %q", want)
+	}
+}
+
+// TestStockSyncthingAsHub: boxes A and C are never linked to each other,
+// only to the same stock Syncthing; each gets the other's journal and
+// drive through it.
+func TestStockSyncthingAsHub(t *testing.T) {
+	a, c := newTestBox(t, "a"), newTestBox(t, "c")
+	hub := startStockHub(t, []protocol.DeviceID{a.id.DeviceID, c.id.DeviceID}, "", FolderJournal, FolderDrive)
+	for _, b := range []*testBox{a, c} {
+		if _, err := b.links.Add(link.Device{ID: hub.id, Name: "hub", Addresses: []string{"tcp://" + hub.listen}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		a.j.Append(journalDraft(fmt.Sprintf("from a %d", i)))
+		c.j.Append(journalDraft(fmt.Sprintf("from c %d", i)))
+	}
+	os.WriteFile(filepath.Join(a.drive, "de-a.txt"), []byte("écrit à A"), 0o644)
+	os.WriteFile(filepath.Join(c.drive, "de-c.txt"), []byte("écrit à C"), 0o644)
+	a.node.DriveChanged()
+	c.node.DriveChanged()
+	waitFor(t, "A and C to hold each other's work through the hub", 90*time.Second, func() bool { return converged(t, a, c) })
+	if heads(t, c)[a.j.Origin()] != 20 || heads(t, a)[c.j.Origin()] != 20 {
+		t.Fatal("journals incomplete")
 	}
 }

@@ -211,10 +211,12 @@ func cmdLink(ctx context.Context, args []string, env cmdEnv) error {
 	var common commonFlags
 	common.register(fs)
 	var addrs multiFlag
+	var rate size
 	name := ""
 	if sub == "add" {
 		fs.Var(&addrs, "address", "`tcp://HOST:PORT` where the device listens (may be repeated); not needed on the same LAN with discovery")
 		fs.StringVar(&name, "name", "", "a `name` for the device")
+		fs.TextVar(&rate, "max-rate", &rate, "cap this link at `SIZE` a second each way, such as 200KB (default: sync.max_rate)")
 	}
 	// The device ID comes first, as people type it; flags follow.
 	var idArg string
@@ -233,7 +235,7 @@ func cmdLink(ctx context.Context, args []string, env cmdEnv) error {
 		if err != nil {
 			return fmt.Errorf("%w: %q is not a device ID: %v", errUsage, idArg, err)
 		}
-		d := link.Device{ID: id, Name: name, Addresses: addrs}
+		d := link.Device{ID: id, Name: name, Addresses: addrs, MaxRate: rate.Bytes}
 		var got link.Device
 		err = control(common.data, "POST", "/links", d, &got)
 		if errors.Is(err, errNoDaemon) {
@@ -243,7 +245,7 @@ func cmdLink(ctx context.Context, args []string, env cmdEnv) error {
 				return err
 			})
 		}
-		if errors.Is(err, link.ErrAddress) || errors.Is(err, link.ErrSelf) || errors.Is(err, link.ErrName) {
+		if errors.Is(err, link.ErrAddress) || errors.Is(err, link.ErrSelf) || errors.Is(err, link.ErrName) || errors.Is(err, link.ErrRate) {
 			err = fmt.Errorf("%w: %v", errUsage, err)
 		}
 		if err != nil {

@@ -204,8 +204,15 @@ func TestRestartMidTransfer(t *testing.T) {
 	linkBoxes(t, a, b)
 	waitFor(t, "the transfer to begin", 20*time.Second, func() bool { return heads(t, b)[a.j.Origin()] > 0 })
 	b.stop()
+	a.logs.reset()
+	b.logs.reset()
 	b.start(t, "b again")
 	waitFor(t, "b to finish after its restart", 60*time.Second, func() bool { return converged(t, a, b) })
+	// Both resumed from the index sequences they had, rather than
+	// sending everything again.
+	if a.logs.contains("peer has a new index") || b.logs.contains("peer has a new index") {
+		t.Fatal("a restart made a peer start its index over")
+	}
 	if got, _ := os.ReadFile(filepath.Join(b.drive, "video.bin")); !bytes.Equal(got, big) {
 		t.Fatal("video.bin differs")
 	}

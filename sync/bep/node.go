@@ -253,7 +253,7 @@ func (n *Node) accept(ctx context.Context, l net.Listener) {
 // serve sets up BEP on a new TCP connection. want, when dialling, is the
 // device expected at the other end.
 func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protocol.DeviceID) error {
-	mc := &meteredConn{Conn: c, rlimit: newLimiter(n.opts.RateLimit), wlimit: newLimiter(n.opts.RateLimit)}
+	mc := &meteredConn{Conn: c}
 	var tc *tls.Conn
 	if outgoing {
 		tc = tls.Client(mc, n.tls)
@@ -269,6 +269,12 @@ func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protoc
 		tc.Close()
 		return fmt.Errorf("bep: dialled %s but %s answered", want.Short(), id.Short())
 	}
+	// The cap applies from here on: to BEP, not to the handshake.
+	rate := n.opts.RateLimit
+	if d, ok, _ := n.opts.Links.Get(id); ok && d.MaxRate > 0 {
+		rate = d.MaxRate
+	}
+	mc.rlimit, mc.wlimit = newLimiter(rate), newLimiter(rate)
 	if tc.ConnectionState().NegotiatedProtocol != alpn {
 		n.logger.Info("sync: peer did not negotiate bep/1.0", "device", id.Short())
 	}

@@ -30,8 +30,11 @@ type Device struct {
 	Name string `json:"name,omitempty"`
 	// Addresses are where to dial it (tcp://HOST:PORT), besides the
 	// addresses discovery finds on the local network.
-	Addresses []string  `json:"addresses,omitempty"`
-	Added     time.Time `json:"added"`
+	Addresses []string `json:"addresses,omitempty"`
+	// MaxRate caps this link, in bytes per second each way, for a slow
+	// or metered uplink; zero means the box's sync.max_rate.
+	MaxRate int64     `json:"max_rate,omitempty"`
+	Added   time.Time `json:"added"`
 }
 
 // MaxName bounds a device's name, in runes.
@@ -42,6 +45,7 @@ var (
 	ErrAddress = errors.New("link: addresses are tcp://HOST:PORT")
 	ErrSelf    = errors.New("link: a box cannot be linked to itself")
 	ErrName    = errors.New("link: a name is at most 64 letters, without control characters")
+	ErrRate    = errors.New("link: a rate cap cannot be negative")
 )
 
 // ParseAddress checks a tcp://HOST:PORT address and returns it cleaned.
@@ -108,6 +112,9 @@ func (l *Links) Add(d Device) (Device, error) {
 	if d.ID == l.self {
 		return Device{}, ErrSelf
 	}
+	if d.MaxRate < 0 {
+		return Device{}, ErrRate
+	}
 	name, err := CleanName(d.Name)
 	if err != nil {
 		return Device{}, err
@@ -129,6 +136,9 @@ func (l *Links) Add(d Device) (Device, error) {
 				}
 				if len(d.Addresses) == 0 {
 					d.Addresses = old.Addresses
+				}
+				if d.MaxRate == 0 {
+					d.MaxRate = old.MaxRate
 				}
 			}
 		}
@@ -185,6 +195,10 @@ func (l *Links) List() ([]Device, error) {
 	var out []Device
 	err := l.st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketLinks).ForEach(func(k, v []byte) error {
+			// Nested buckets (pairing codes, pair.go) are not devices.
+			if v == nil || len(k) != protocol.DeviceIDLength {
+				return nil
+			}
 			var d Device
 			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("link %x: %w", k, err)

@@ -62,9 +62,13 @@ type Config struct {
 		// MaxRate caps each link, per second and per direction ("200KB"
 		// for a slow uplink); "0" means no cap.
 		MaxRate size `toml:"max_rate"`
-		// Discovery announces the box and finds others with mDNS on
-		// network.interface. Finding a box never links it.
+		// Discovery announces the box and finds others with mDNS.
+		// Finding a box never links it.
 		Discovery bool `toml:"discovery"`
+		// Interfaces are where discovery announces and browses: the
+		// network other boxes share (a venue's LAN), not necessarily
+		// the visitors' WiFi. Empty: the system's default route.
+		Interfaces []string `toml:"interfaces"`
 	} `toml:"sync"`
 	// Network is how the Raspberry Pi serves visitors; `tiersbox
 	// network-config` turns it into the system's files (see firmware/).

@@ -47,7 +47,7 @@ func discovered() []discovery.Peer {
 	return seenPeers.svc.Peers()
 }
 
-// runDiscovery announces the box on network.interface and tells the sync
+// runDiscovery announces the box on sync.interfaces and tells the sync
 // node where linked boxes were seen.
 func runDiscovery(ctx context.Context, cfg Config, id *identity.Identity, venue string, node *bep.Node, logger *slog.Logger) error {
 	addr := node.Addr()
@@ -55,13 +55,9 @@ func runDiscovery(ctx context.Context, cfg Config, id *identity.Identity, venue 
 		logger.Warn("mDNS discovery is on but sync does not listen: nothing to announce")
 		return nil
 	}
-	var ifaces []string
-	if cfg.Network.Interface != "" {
-		ifaces = []string{cfg.Network.Interface}
-	}
 	svc, err := discovery.Run(ctx, discovery.Options{
 		DeviceID: id.DeviceID, Name: venue, Version: versionString(), Port: addr.(*net.TCPAddr).Port,
-		Interfaces: ifaces, Logger: logger,
+		Interfaces: cfg.Sync.Interfaces, Logger: logger,
 		OnPeer: func(p discovery.Peer) { node.Discovered(p.DeviceID, p.Addresses) },
 	})
 	if err != nil {

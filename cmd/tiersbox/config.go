@@ -69,6 +69,8 @@ type Config struct {
 		// network other boxes share (a venue's LAN), not necessarily
 		// the visitors' WiFi. Empty: the system's default route.
 		Interfaces []string `toml:"interfaces"`
+		// DiscoveryInterval is the time between two looks around.
+		DiscoveryInterval duration `toml:"discovery_interval"`
 	} `toml:"sync"`
 	// Network is how the Raspberry Pi serves visitors; `tiersbox
 	// network-config` turns it into the system's files (see firmware/).
@@ -130,6 +132,7 @@ func defaultConfig() Config {
 	c.Portal.Session.Duration = 24 * time.Hour
 	c.Drive.MaxFileSize.Bytes = 1 << 30
 	c.Sync.Listen = ":22000"
+	c.Sync.DiscoveryInterval.Duration = 30 * time.Second
 	c.Network = firmware.Config{
 		Mode: "own-wifi", Interface: "wlan0", SSID: "tiersbox", Country: "FR", Channel: 6,
 		Address: "10.42.0.1/24", DHCP: true, DHCPStart: "10.42.0.10", DHCPEnd: "10.42.0.250",
@@ -218,6 +221,9 @@ func (c *Config) validate() error {
 	}
 	if h := c.Portal.Hostname; h == "" || strings.ContainsAny(h, "/:@ ") {
 		errs = append(errs, fmt.Errorf("portal.hostname %q: must be a host name such as tiers.box", h))
+	}
+	if c.Sync.DiscoveryInterval.Duration < time.Second {
+		errs = append(errs, fmt.Errorf("sync.discovery_interval %v: must be at least a second", c.Sync.DiscoveryInterval.Duration))
 	}
 	if c.Portal.Session.Duration < time.Minute {
 		errs = append(errs, fmt.Errorf("portal.session %v: must be at least a minute", c.Portal.Session.Duration))

@@ -57,7 +57,7 @@ func runDiscovery(ctx context.Context, cfg Config, id *identity.Identity, venue 
 	}
 	svc, err := discovery.Run(ctx, discovery.Options{
 		DeviceID: id.DeviceID, Name: venue, Version: versionString(), Port: addr.(*net.TCPAddr).Port,
-		Interfaces: cfg.Sync.Interfaces, Logger: logger,
+		Interfaces: cfg.Sync.Interfaces, Interval: cfg.Sync.DiscoveryInterval.Duration, Logger: logger,
 		OnPeer: func(p discovery.Peer) { node.Discovered(p.DeviceID, p.Addresses) },
 	})
 	if err != nil {

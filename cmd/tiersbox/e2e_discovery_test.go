@@ -88,14 +88,3 @@ func TestE2EBoxesFindEachOther(t *testing.T) {
 		s.d.stop(t, syscall.SIGTERM)
 	}
 }
-
-func waitUntil(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}

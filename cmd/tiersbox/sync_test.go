@@ -5,6 +5,7 @@ import (
 	bin "encoding/binary"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -114,6 +115,34 @@ func TestTwoBoxesLinkedByStaff(t *testing.T) {
 		t.Fatalf("B's export: %q", body)
 	}
 
+	// Chat: a message posted at each box reaches the other, in time order.
+	cookieA, cookieB := enterHTTP(t, a), enterHTTP(t, b)
+	postForm(t, a, cookieA, "chat/général", "text=Bonjour+de+A")
+	time.Sleep(5 * time.Millisecond)
+	postForm(t, b, cookieB, "chat/général", "text=Bonjour+de+B")
+	for _, d := range []*daemon{a, b} {
+		waitUntil(t, "both messages at "+d.url, 30*time.Second, func() bool {
+			page := string(httpGet(t, d.url+"chat/g%C3%A9n%C3%A9ral.txt", nil))
+			i, j := strings.Index(page, "Bonjour de A"), strings.Index(page, "Bonjour de B")
+			return i >= 0 && j > i
+		})
+	}
+
+	// Drive: a file added at A is listed and served at B, byte for byte;
+	// removed at A, it goes from B too.
+	content := randomBytes(3<<20 + 11)
+	path := uploadHTTP(t, a, cookieA, "compte-rendu.bin", content)
+	waitUntil(t, "the file at B", 30*time.Second, func() bool {
+		return strings.Contains(string(httpGet(t, b.url+"drive", nil)), "compte-rendu.bin")
+	})
+	if got := httpGet(t, b.url+"drive/"+url.PathEscape(path), nil); !bytes.Equal(got, content) {
+		t.Fatalf("B serves %d bytes that differ from the %d added at A", len(got), len(content))
+	}
+	postForm(t, a, cookieA, "drive-actions/remove", "path="+url.QueryEscape(path))
+	waitUntil(t, "the removal at B", 30*time.Second, func() bool {
+		return !strings.Contains(string(httpGet(t, b.url+"drive", nil)), "compte-rendu.bin")
+	})
+
 	peers, e, code := tiersbox(t, "", "peers", "--data", dataA)
 	if code != 0 || !strings.Contains(peers, idB) || !strings.Contains(peers, "connected") {
 		t.Fatalf("tiersbox peers at A:\n%s%s", peers, e)
@@ -121,4 +150,32 @@ func TestTwoBoxesLinkedByStaff(t *testing.T) {
 	t.Logf("tiersbox peers at A:\n%s", peers)
 	a.stop(t, syscall.SIGTERM)
 	b.stop(t, syscall.SIGTERM)
+}
+
+// postForm posts a form as the visitor's browser would.
+func postForm(t *testing.T, d *daemon, cookie *http.Cookie, path, form string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, d.url+path, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", strings.TrimSuffix(d.url, "/"))
+	req.AddCookie(cookie)
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther && res.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s", path, res.Status)
+	}
+}
+
+func waitUntil(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

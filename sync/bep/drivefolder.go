@@ -221,7 +221,16 @@ func (df *driveFolder) place(tmp string, f protocol.FileInfo, afterConflict bool
 			return err
 		}
 	}
-	if err := os.Rename(tmp, dst); err != nil {
+	rename := os.Rename // a new version replaces the one announced
+	if cur, had := df.idx.get(f.Name); afterConflict || !had || cur.IsDeleted() {
+		// Nothing should be there: if an upload took the name
+		// meanwhile, it stays, and the next scan settles the conflict.
+		rename = renameNoReplace
+	}
+	if err := rename(tmp, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s", errLocalChange, f.Name)
+		}
 		return fmt.Errorf("bep: put %s in place: %w", f.Name, err)
 	}
 	if err := syncDir(filepath.Dir(dst)); err != nil {
@@ -306,4 +315,13 @@ func syncDir(dir string) error {
 		return fmt.Errorf("bep: sync folder %s: %w", dir, err)
 	}
 	return nil
+}
+
+// renameIfFree checks that nothing is at to, then renames: the fallback
+// where the file system cannot do both in one step.
+func renameIfFree(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+	}
+	return os.Rename(from, to)
 }

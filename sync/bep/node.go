@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncthing/syncthing/lib/protocol"
+	"golang.org/x/sync/semaphore"
 
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
@@ -59,6 +60,7 @@ type Node struct {
 	df         *driveFolder
 
 	listener net.Listener
+	inflight *semaphore.Weighted // bytes of blocks being fetched
 
 	mu         sync.Mutex
 	peers      map[protocol.DeviceID]*peer
@@ -93,8 +95,9 @@ func New(opts Options) (*Node, error) {
 		peers: map[protocol.DeviceID]*peer{}, lastSeen: map[protocol.DeviceID]time.Time{},
 		discovered: map[protocol.DeviceID][]string{}, backoff: map[protocol.DeviceID]*retry{},
 		wake: make(chan struct{}, 1), scanNow: make(chan struct{}, 1), refreshes: make(chan struct{}, 1),
-		pullNow: map[string]chan struct{}{FolderJournal: make(chan struct{}, 1), FolderDrive: make(chan struct{}, 1)},
-		dirty:   map[journal.Origin]bool{},
+		pullNow:  map[string]chan struct{}{FolderJournal: make(chan struct{}, 1), FolderDrive: make(chan struct{}, 1)},
+		dirty:    map[journal.Origin]bool{},
+		inflight: semaphore.NewWeighted(inflightBytes),
 	}
 	n.tls = tlsConfig(opts.Identity.Cert, n.linked)
 	var err error

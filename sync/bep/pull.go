@@ -26,9 +26,12 @@ type want struct {
 
 // Pulling is bounded so that a Pi keeps serving visitors meanwhile.
 const (
-	parallelFiles  = 4
+	parallelFiles  = 16
 	parallelBlocks = 8
 	retryAfter     = 10 * time.Second
+	// inflightBytes bounds the blocks requested and not yet written, so
+	// that pulling many files at once stays within a Pi's memory.
+	inflightBytes = 16 << 20
 )
 
 // pullLoop fetches what peers have and this box lacks, whenever an index
@@ -323,6 +326,10 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 					}
 				}
 			}
+			if err := n.inflight.Acquire(gctx, int64(b.Size)); err != nil {
+				return err
+			}
+			defer n.inflight.Release(int64(b.Size))
 			data, err := fetchBlock(gctx, FolderDrive, f, i, w.from)
 			if err != nil {
 				return err

@@ -29,6 +29,8 @@ type adminPage struct {
 	// Next is where to go after logging in: a path on the box, or "".
 	Next  string
 	Links []adminLink
+	// Peers is the page about other boxes (peers.go).
+	Peers *peersPage
 }
 
 type adminLink struct{ Path, Label string }
@@ -39,6 +41,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/pads", "admin.link.pads"},
 	{"/chat", "admin.link.chat"},
 	{"/drive", "admin.link.drive"},
+	{"/admin/peers", "admin.link.peers"},
 }
 
 // adminRoutes declares the staff pages under /admin.

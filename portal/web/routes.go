@@ -32,6 +32,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.adminRoutes(mux, forms)
 	s.chatRoutes(mux, forms)
 	s.driveRoutes(mux, forms)
+	s.peersRoutes(mux, forms)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux

@@ -66,6 +66,9 @@ type Options struct {
 	// Staff logs staff in for the /admin pages. nil means a service over
 	// Store with default options.
 	Staff *staff.Service
+	// Peers is box-to-box sync as the staff's /admin/peers page and the
+	// pairing endpoint POST /pair see it. nil means neither is served.
+	Peers PeersView
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger
@@ -85,6 +88,8 @@ type Server struct {
 
 	padHub  padHub
 	chatHub chatHub
+
+	pairLimit pairLimiter // POST /pair (peers.go)
 }
 
 type staticFile struct {

@@ -233,6 +233,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
+		Peers: newPeersView(links, peers, id, venue.Venue, httpBound, logger),
 	})
 	if err != nil {
 		return err

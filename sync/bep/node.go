@@ -320,12 +320,17 @@ func (n *Node) addPeer(p *peer) bool {
 }
 
 func (n *Node) removePeer(p *peer) {
+	now := time.Now()
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.peers[p.id] == p {
 		delete(n.peers, p.id)
 	}
-	n.lastSeen[p.id] = time.Now()
+	n.lastSeen[p.id] = now
+	n.mu.Unlock()
+	// Kept in the links, so that staff see it after a restart too.
+	if err := n.opts.Links.Seen(p.id, now, p.mc.in.Load(), p.mc.out.Load()); err != nil {
+		n.logger.Error("sync: record a link's last connection", "error", err)
+	}
 }
 
 func (n *Node) clusterConfig(p *peer) *protocol.ClusterConfig {

@@ -30,9 +30,11 @@ type PeerStatus struct {
 	Client    string            `json:"client,omitempty"`
 	Since     time.Time         `json:"since,omitzero"`
 	LastSeen  time.Time         `json:"last_seen,omitzero"`
-	InBytes   int64             `json:"in_bytes"`
-	OutBytes  int64             `json:"out_bytes"`
-	Folders   []FolderState     `json:"folders,omitempty"`
+	// InBytes and OutBytes count every connection with the device,
+	// the current one included.
+	InBytes  int64         `json:"in_bytes"`
+	OutBytes int64         `json:"out_bytes"`
+	Folders  []FolderState `json:"folders,omitempty"`
 }
 
 // Status describes every linked device.
@@ -45,7 +47,10 @@ func (n *Node) Status() ([]PeerStatus, error) {
 	for _, d := range devs {
 		n.mu.Lock()
 		p := n.peers[d.ID]
-		s := PeerStatus{ID: d.ID, Name: d.Name, LastSeen: n.lastSeen[d.ID]}
+		s := PeerStatus{ID: d.ID, Name: d.Name, LastSeen: d.LastSeen, InBytes: d.InBytes, OutBytes: d.OutBytes}
+		if t, ok := n.lastSeen[d.ID]; ok && t.After(s.LastSeen) {
+			s.LastSeen = t
+		}
 		n.mu.Unlock()
 		if p != nil {
 			s.Connected = true
@@ -53,7 +58,8 @@ func (n *Node) Status() ([]PeerStatus, error) {
 			s.Client = p.hello.ClientName + " " + p.hello.ClientVersion
 			s.Since = p.since
 			s.LastSeen = time.Now()
-			s.InBytes, s.OutBytes = p.mc.in.Load(), p.mc.out.Load()
+			s.InBytes += p.mc.in.Load()
+			s.OutBytes += p.mc.out.Load()
 			if s.Name == "" {
 				s.Name = p.hello.DeviceName
 			}

@@ -35,6 +35,11 @@ type Device struct {
 	// or metered uplink; zero means the box's sync.max_rate.
 	MaxRate int64     `json:"max_rate,omitempty"`
 	Added   time.Time `json:"added"`
+	// LastSeen is when a connection with the device last ended, and
+	// InBytes/OutBytes what all connections with it carried.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	InBytes  int64     `json:"in_bytes,omitempty"`
+	OutBytes int64     `json:"out_bytes,omitempty"`
 }
 
 // MaxName bounds a device's name, in runes.
@@ -140,6 +145,7 @@ func (l *Links) Add(d Device) (Device, error) {
 				if d.MaxRate == 0 {
 					d.MaxRate = old.MaxRate
 				}
+				d.LastSeen, d.InBytes, d.OutBytes = old.LastSeen, old.InBytes, old.OutBytes
 			}
 		}
 		if d.Added.IsZero() {
@@ -156,6 +162,34 @@ func (l *Links) Add(d Device) (Device, error) {
 	}
 	l.changed()
 	return d, nil
+}
+
+// Seen records that a connection with a linked device ended at at,
+// having carried in and out bytes. An unlinked device is not recorded.
+func (l *Links) Seen(id protocol.DeviceID, at time.Time, in, out int64) error {
+	err := l.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketLinks)
+		v := b.Get(id[:])
+		if v == nil {
+			return nil
+		}
+		var d Device
+		if err := json.Unmarshal(v, &d); err != nil {
+			return err
+		}
+		d.LastSeen = at.UTC()
+		d.InBytes += in
+		d.OutBytes += out
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		return b.Put(id[:], v)
+	})
+	if err != nil {
+		return fmt.Errorf("link: record %s as seen: %w", id.Short(), err)
+	}
+	return nil
 }
 
 // Remove unlinks a device. It reports whether it was linked.

@@ -86,6 +86,11 @@ func checkFile(folder string, f protocol.FileInfo) error {
 	if f.IsSymlink() {
 		return fmt.Errorf("%w: %q is a symbolic link", errBadFile, f.Name)
 	}
+	if folder == FolderDrive && ignored(f.Name) {
+		// Dot-names are Syncthing's and the box's own machinery
+		// (temporary files above all); a peer has no business there.
+		return fmt.Errorf("%w: %q is a dot-name", errBadFile, f.Name)
+	}
 	limit := int64(maxFileSize)
 	if folder == FolderJournal {
 		limit = maxSegmentFile

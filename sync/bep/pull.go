@@ -84,6 +84,9 @@ func (n *Node) pullOnce(ctx context.Context, folder string, refused map[string]b
 					refused[versionKey(w.f)] = true
 				case errors.Is(err, errGap) || errors.Is(err, errLocalChange):
 					failed = true
+				case errors.Is(err, errDiskFull):
+					n.logger.Warn("sync: not fetching a file: the disk is nearly full", "file", w.f.Name, "error", err)
+					failed = true
 				default:
 					n.logger.Info("sync: could not fetch a file yet", "folder", folder, "file", w.f.Name, "error", err)
 					failed = true
@@ -97,6 +100,30 @@ func (n *Node) pullOnce(ctx context.Context, folder string, refused map[string]b
 		}
 	}
 	return true
+}
+
+// A box keeps this much of its disk free, whatever its peers send: the
+// journal, the database and visitors' uploads need room too.
+const (
+	minFreeBytes    = 256 << 20
+	minFreeFraction = 0.05
+)
+
+// errDiskFull says a file was not fetched for lack of room.
+var errDiskFull = errors.New("bep: the disk is nearly full")
+
+// roomFor checks that a file of size bytes fits on the drive's disk with
+// room to spare.
+func roomFor(root string, size int64) error {
+	free, total, ok := diskFree(root)
+	if !ok {
+		return nil
+	}
+	keep := max(int64(minFreeBytes), int64(float64(total)*minFreeFraction))
+	if free-size < keep {
+		return fmt.Errorf("%w: %d bytes free, a file of %d would leave less than %d", errDiskFull, free, size, keep)
+	}
+	return nil
 }
 
 func versionKey(f protocol.FileInfo) string {
@@ -283,6 +310,9 @@ func (n *Node) pullSegment(ctx context.Context, w want) error {
 func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 	f := w.f
 	root := n.opts.DriveDir
+	if err := roomFor(root, f.Size); err != nil {
+		return err
+	}
 	dst := filepath.Join(root, filepath.FromSlash(f.Name))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("bep: make folder for %s: %w", f.Name, err)

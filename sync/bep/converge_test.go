@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tiersbox/box/journal"
+	"tiersbox/box/ydoc"
 	"tiersbox/sync/link"
 )
 
@@ -150,7 +151,7 @@ func converged(t *testing.T, boxes ...*testBox) bool {
 // files at each while random links are cut and healed, and checks that
 // after the last heal all three hold the same journals and drive.
 func TestConvergenceUnderPartitions(t *testing.T) {
-	seeds := 4
+	seeds := 6
 	if testing.Short() {
 		seeds = 2
 	}
@@ -162,9 +163,11 @@ func TestConvergenceUnderPartitions(t *testing.T) {
 			links := []*proxy{linkVia(t, a, b), linkVia(t, c, b)}
 			for step := range 40 {
 				box := boxes[rng.IntN(3)]
-				switch rng.IntN(4) {
-				case 0, 1:
+				switch rng.IntN(5) {
+				case 0:
 					box.j.Append(journalDraft(fmt.Sprintf("seed %d step %d", seed, step)))
+				case 1, 4:
+					editPad(t, box, rng, fmt.Sprintf("[%s%d]", box.node.opts.Name, step))
 				case 2:
 					name := fmt.Sprintf("f%d.txt", rng.IntN(6))
 					data := bytes.Repeat(fmt.Appendf(nil, "%s %d ", name, step), 1+rng.IntN(30_000))
@@ -183,7 +186,44 @@ func TestConvergenceUnderPartitions(t *testing.T) {
 				box.node.DriveChanged()
 			}
 			waitFor(t, "the three boxes to converge", 60*time.Second, func() bool { return converged(t, a, b, c) })
+			// The pad, made from each box's journal, reads the same.
+			text := padText(t, a)
+			if text == "" {
+				t.Fatal("no pad edit was made")
+			}
+			for _, box := range boxes[1:] {
+				if got := padText(t, box); got != text {
+					t.Fatalf("the pad differs:\n%s: %q\n%s: %q", a.node.opts.Name, text, box.node.opts.Name, got)
+				}
+			}
 		})
+	}
+}
+
+// padDoc makes the shared pad from a box's journal, as the box's pad
+// service would.
+func padDoc(t *testing.T, box *testBox) *ydoc.Doc {
+	o := box.j.Origin()
+	doc := ydoc.NewDoc(ydoc.Options{ClientID: uint64(o[0])<<8 | uint64(o[1]) | 1})
+	err := box.j.Target("pad/commun", func(e journal.Entry) error { return doc.ApplyUpdate(e.Payload) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func padText(t *testing.T, box *testBox) string { return padDoc(t, box).Text("content").String() }
+
+// editPad types text at a random place of the pad as the box knows it,
+// and writes the edit to the box's journal as the pad service does.
+func editPad(t *testing.T, box *testBox, rng *rand.Rand, text string) {
+	doc := padDoc(t, box)
+	var update []byte
+	doc.OnUpdate(func(u []byte) { update = bytes.Clone(u) })
+	c := doc.Text("content")
+	c.Insert(rng.IntN(c.Len()+1), text)
+	if _, err := box.j.Append(journal.Draft{Kind: "pad.update", Target: "pad/commun", Payload: update}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,188 +2,17 @@ package bep
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/syncthing/syncthing/lib/protocol"
 
+	"tiersbox/internal/stockpeer"
 	"tiersbox/sync/link"
 )
-
-// stockPeer is Debian's syncthing run headless on loopback, as
-// ../shared/BEP.md describes: discovery, relays, NAT traversal, usage and
-// crash reporting all off.
-type stockPeer struct {
-	home, folder string // folder holds one sub-folder per shared folder ID
-	id           protocol.DeviceID
-	gui, key     string
-	listen       string
-	cmd          *exec.Cmd
-}
-
-func requireSyncthing(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("syncthing")
-	if err != nil {
-		if os.Getenv("TIERSBOX_E2E") == "1" {
-			t.Fatal("syncthing is not installed; scripts/test installs it (apt-get install syncthing)")
-		}
-		t.Skip("syncthing not installed; set TIERSBOX_E2E=1 to require it")
-	}
-	return path
-}
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startStock starts a stock Syncthing that shares the given folders with
-// the box peer, which it reaches at peerAddr (empty: it never dials).
-func startStock(t *testing.T, peer protocol.DeviceID, peerAddr string, folders ...string) *stockPeer {
-	t.Helper()
-	return startStockHub(t, []protocol.DeviceID{peer}, peerAddr, folders...)
-}
-
-// startStockHub starts a stock Syncthing that shares the folders with
-// every box in peers; the first is reached at peerAddr if it is set.
-func startStockHub(t *testing.T, peers []protocol.DeviceID, peerAddr string, folders ...string) *stockPeer {
-	t.Helper()
-	bin := requireSyncthing(t)
-	home := t.TempDir()
-	s := &stockPeer{home: home, folder: filepath.Join(home, "folders"), gui: freePort(t), listen: freePort(t), key: "tiersbox-test-key"}
-	env := append(os.Environ(), "STNORESTART=1", "STNOUPGRADE=1", "STNODEFAULTFOLDER=1", "HOME="+home)
-	gen := exec.Command(bin, "generate", "--home="+home, "--no-default-folder", "--skip-port-probing")
-	gen.Env = env
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("syncthing generate: %v\n%s", err, out)
-	}
-	idOut, err := exec.Command(bin, "serve", "--home="+home, "--device-id").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.id, err = protocol.DeviceIDFromString(strings.TrimSpace(string(idOut))); err != nil {
-		t.Fatal(err)
-	}
-	addr := "dynamic"
-	if peerAddr != "" {
-		addr = "tcp://" + peerAddr
-	}
-	var fx, dx strings.Builder
-	var devs strings.Builder
-	for i, p := range peers {
-		fmt.Fprintf(&devs, `<device id="%s"></device>`, p)
-		a := "dynamic"
-		if i == 0 {
-			a = addr
-		}
-		fmt.Fprintf(&dx, "  <device id=\"%s\" name=\"tiersbox-%d\" compression=\"metadata\"><address>%s</address></device>\n", p, i, a)
-	}
-	for _, f := range folders {
-		dir := filepath.Join(s.folder, f)
-		os.MkdirAll(filepath.Join(dir, ".stfolder"), 0o755)
-		fmt.Fprintf(&fx, `<folder id="%s" label="%s" path="%s" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="false">
-    <device id="%s"></device>%s
-    <minDiskFree unit="%%">0</minDiskFree><maxConflicts>10</maxConflicts>
-  </folder>
-`, f, f, dir, s.id, devs.String())
-	}
-	cfg := fmt.Sprintf(`<configuration version="36">
-  %s
-%s
-  <device id="%s" name="stock"><address>dynamic</address></device>
-  <gui enabled="true" tls="false"><address>%s</address><apikey>%s</apikey></gui>
-  <options>
-    <listenAddress>tcp://%s</listenAddress>
-    <globalAnnounceEnabled>false</globalAnnounceEnabled>
-    <localAnnounceEnabled>false</localAnnounceEnabled>
-    <relaysEnabled>false</relaysEnabled>
-    <natEnabled>false</natEnabled>
-    <stunKeepaliveStartS>0</stunKeepaliveStartS>
-    <announceLANAddresses>false</announceLANAddresses>
-    <urAccepted>-1</urAccepted>
-    <crashReportingEnabled>false</crashReportingEnabled>
-    <autoUpgradeIntervalH>0</autoUpgradeIntervalH>
-    <startBrowser>false</startBrowser>
-    <reconnectionIntervalS>1</reconnectionIntervalS>
-  </options>
-</configuration>
-`, fx.String(), dx.String(), s.id, s.gui, s.key, s.listen)
-	if err := os.WriteFile(filepath.Join(home, "config.xml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(bin, "serve", "--home="+home, "--no-browser", "--no-restart", "--skip-port-probing")
-	s.cmd.Env = env
-	logf, _ := os.Create(filepath.Join(home, "log.txt"))
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { s.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(home, "log.txt"))
-			t.Logf("stock syncthing log:\n%s", log)
-		}
-	})
-	waitFor(t, "the stock syncthing to answer", 30*time.Second, func() bool { return s.rest("GET", "/rest/system/ping", nil) == nil })
-	return s
-}
-
-func (s *stockPeer) rest(method, path string, out any) error {
-	req, _ := http.NewRequest(method, "http://"+s.gui+path, nil)
-	req.Header.Set("X-API-Key", s.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	return nil
-}
-
-func (s *stockPeer) scan(t *testing.T, folder string) {
-	t.Helper()
-	if err := s.rest("POST", "/rest/db/scan?folder="+folder, nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// completion is how far the stock peer thinks dev has the folder.
-func (s *stockPeer) completion(folder string, dev protocol.DeviceID) float64 {
-	var c struct {
-		Completion float64 `json:"completion"`
-	}
-	if err := s.rest("GET", "/rest/db/completion?folder="+folder+"&device="+dev.String(), &c); err != nil {
-		return -1
-	}
-	return c.Completion
-}
 
 // TestStockSyncthing links a box to a stock Syncthing sharing both
 // folders: it receives the journal and the drive byte for byte, a file it
@@ -199,15 +28,15 @@ func TestStockSyncthing(t *testing.T) {
 	os.WriteFile(filepath.Join(box.drive, "ateliers", "compte-rendu.bin"), big, 0o644)
 	box.node.DriveChanged()
 
-	stock := startStock(t, box.id.DeviceID, "", FolderJournal, FolderDrive)
-	if _, err := box.links.Add(link.Device{ID: stock.id, Name: "stock", Addresses: []string{"tcp://" + stock.listen}}); err != nil {
+	stock := stockpeer.Start(t, box.id.DeviceID, "", FolderJournal, FolderDrive)
+	if _, err := box.links.Add(link.Device{ID: stock.ID, Name: "stock", Addresses: []string{"tcp://" + stock.Listen}}); err != nil {
 		t.Fatal(err)
 	}
-	jdir, ddir := filepath.Join(stock.folder, FolderJournal), filepath.Join(stock.folder, FolderDrive)
+	jdir, ddir := filepath.Join(stock.Folder, FolderJournal), filepath.Join(stock.Folder, FolderDrive)
 
 	// Both folders arrive byte for byte.
 	waitFor(t, "the stock peer to complete both folders", 60*time.Second, func() bool {
-		return stock.completion(FolderJournal, stock.id) == 100 && stock.completion(FolderDrive, stock.id) == 100 &&
+		return stock.Completion(FolderJournal, stock.ID) == 100 && stock.Completion(FolderDrive, stock.ID) == 100 &&
 			fileEquals(filepath.Join(ddir, "ateliers", "compte-rendu.bin"), big)
 	})
 	_, _, files := box.node.jIdx.snapshot()
@@ -234,12 +63,12 @@ func TestStockSyncthing(t *testing.T) {
 	}
 	// The box sees the stock peer as in sync too.
 	waitFor(t, "the stock peer to see the box complete", 30*time.Second, func() bool {
-		return stock.completion(FolderDrive, box.id.DeviceID) == 100 && stock.completion(FolderJournal, box.id.DeviceID) == 100
+		return stock.Completion(FolderDrive, box.id.DeviceID) == 100 && stock.Completion(FolderJournal, box.id.DeviceID) == 100
 	})
 
 	// A file added at the stock peer arrives at the box.
 	os.WriteFile(filepath.Join(ddir, "affiche.txt"), []byte("Fête du quartier\n"), 0o644)
-	stock.scan(t, FolderDrive)
+	stock.Scan(t, FolderDrive)
 	expect(t, box.hooks.arrived, "affiche.txt")
 	if !fileEquals(filepath.Join(box.drive, "affiche.txt"), []byte("Fête du quartier\n")) {
 		t.Fatal("affiche.txt differs at the box")
@@ -247,7 +76,7 @@ func TestStockSyncthing(t *testing.T) {
 
 	// Removed at the stock peer: removed at the box.
 	os.Remove(filepath.Join(ddir, "programme.txt"))
-	stock.scan(t, FolderDrive)
+	stock.Scan(t, FolderDrive)
 	expect(t, box.hooks.departed, "programme.txt")
 	if _, err := os.Stat(filepath.Join(box.drive, "programme.txt")); !os.IsNotExist(err) {
 		t.Fatalf("programme.txt still at the box: %v", err)
@@ -297,9 +126,9 @@ func expect(t *testing.T, c chan string, want string) {
 // drive through it.
 func TestStockSyncthingAsHub(t *testing.T) {
 	a, c := newTestBox(t, "a"), newTestBox(t, "c")
-	hub := startStockHub(t, []protocol.DeviceID{a.id.DeviceID, c.id.DeviceID}, "", FolderJournal, FolderDrive)
+	hub := stockpeer.StartHub(t, []protocol.DeviceID{a.id.DeviceID, c.id.DeviceID}, "", FolderJournal, FolderDrive)
 	for _, b := range []*testBox{a, c} {
-		if _, err := b.links.Add(link.Device{ID: hub.id, Name: "hub", Addresses: []string{"tcp://" + hub.listen}}); err != nil {
+		if _, err := b.links.Add(link.Device{ID: hub.ID, Name: "hub", Addresses: []string{"tcp://" + hub.Listen}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,3 +39,14 @@ func (r *Recorder) Percentiles() (p50, p99 float64) {
 	slices.Sort(r.ms)
 	return r.ms[len(r.ms)/2], r.ms[len(r.ms)*99/100]
 }
+
+// Max returns the longest delay recorded, in milliseconds (0 when
+// nothing was recorded).
+func (r *Recorder) Max() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ms) == 0 {
+		return 0
+	}
+	return slices.Max(r.ms)
+}

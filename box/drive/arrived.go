@@ -64,12 +64,75 @@ func (s *Service) changed(path string) {
 // A path the drive could not have written (a name CleanName would change,
 // folders deeper than MaxFolderDepth) is ignored: not listed, and left on
 // disk. A path with no file (any more) is no longer listed.
-func (s *Service) Arrived(path string) error {
-	if !validPath(path) {
-		s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", path)
-		return nil
+//
+// Files that arrived together are best told together: they are read one
+// by one and listed in one transaction.
+func (s *Service) Arrived(paths ...string) error {
+	type read struct {
+		path string
+		fi   fs.FileInfo
+		sum  string
+		head []byte
 	}
-	return s.arrived(path, true)
+	var reads []read
+	var errs []error
+	for _, path := range paths {
+		if !validPath(path) {
+			s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", path)
+			continue
+		}
+		fi, err := s.root.Lstat(filepath.FromSlash(path))
+		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
+			errs = append(errs, s.forgetDisk(path))
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drive: file from sync %s: %w", path, err))
+			continue
+		}
+		sum, head, err := s.hashHead(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reads = append(reads, read{path, fi, sum, head})
+	}
+	if len(reads) == 0 {
+		return errors.Join(errs...)
+	}
+	var again, listed []string
+	var eff effect
+	s.writeMu.Lock()
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		eff, again, listed = effect{}, nil, nil
+		for _, r := range reads {
+			if fi, err := s.root.Lstat(filepath.FromSlash(r.path)); err != nil || !sameFile(fi, r.fi) {
+				again = append(again, r.path) // it changed while it was read
+				continue
+			}
+			d := newDiskRecord(r.path, r.fi, r.sum, r.head)
+			isListed := false
+			if err := updateRecord(tx, r.path, &eff, diskUpdate(d, r.sum, true, &isListed)); err != nil {
+				return err
+			}
+			if isListed {
+				listed = append(listed, r.path)
+			}
+		}
+		return nil
+	})
+	s.writeMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("drive: files from sync: %w", err)
+	}
+	s.afterCommit(eff)
+	for _, p := range listed {
+		s.logger.Info("file from sync listed without its details", "path", p)
+	}
+	for _, p := range again {
+		errs = append(errs, s.arrived(p, true))
+	}
+	return errors.Join(errs...)
 }
 
 // arrived reads the file at path and lists it if nothing else describes
@@ -129,30 +192,12 @@ func (s *Service) recordDisk(path string, read fs.FileInfo, sum string, head []b
 	if fi, err := s.root.Lstat(filepath.FromSlash(path)); err != nil || !sameFile(fi, read) {
 		return false, nil
 	}
-	_, name := splitPath(path)
-	d := &diskRecord{Size: read.Size(), SHA256: sum, ContentType: detectType(name, head, ""), ModTime: read.ModTime().UnixNano()}
+	d := newDiskRecord(path, read, sum, head)
 	listed := false
 	var eff effect
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		eff, listed = effect{}, false
-		return updateRecord(tx, path, &eff, func(r *record) bool {
-			switch {
-			case r.describes(sum):
-				// The journal's file: its details are the listing.
-				if r.Disk == nil {
-					return false
-				}
-				r.Disk = nil
-			case !bySync && r.File != nil && r.Removed && r.File.SHA256 == sum && r.Disk == nil:
-				return false
-			default:
-				if r.Disk != nil && *r.Disk == *d {
-					return false
-				}
-				r.Disk, listed = d, true
-			}
-			return true
-		})
+		return updateRecord(tx, path, &eff, diskUpdate(d, sum, bySync, &listed))
 	})
 	if err != nil {
 		return false, fmt.Errorf("drive: file from sync %s: %w", path, err)
@@ -162,6 +207,35 @@ func (s *Service) recordDisk(path string, read fs.FileInfo, sum string, head []b
 		s.logger.Info("file from sync listed without its details", "path", path, "size", d.Size)
 	}
 	return true, nil
+}
+
+func newDiskRecord(path string, read fs.FileInfo, sum string, head []byte) *diskRecord {
+	_, name := splitPath(path)
+	return &diskRecord{Size: read.Size(), SHA256: sum, ContentType: detectType(name, head, ""), ModTime: read.ModTime().UnixNano()}
+}
+
+// diskUpdate lists the file read at a path (d, of content sum) unless the
+// journal describes it; listed says whether it did.
+func diskUpdate(d *diskRecord, sum string, bySync bool, listed *bool) func(r *record) bool {
+	return func(r *record) bool {
+		*listed = false
+		switch {
+		case r.describes(sum):
+			// The journal's file: its details are the listing.
+			if r.Disk == nil {
+				return false
+			}
+			r.Disk = nil
+		case !bySync && r.File != nil && r.Removed && r.File.SHA256 == sum && r.Disk == nil:
+			return false
+		default:
+			if r.Disk != nil && *r.Disk == *d {
+				return false
+			}
+			r.Disk, *listed = d, true
+		}
+		return true
+	}
 }
 
 // forgetDisk stops listing the file sync placed at path, if there is no

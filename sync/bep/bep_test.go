@@ -58,8 +58,23 @@ type recordHooks struct {
 	arrived, departed chan string
 }
 
-func (h *recordHooks) Arrived(p string) error  { h.arrived <- p; return nil }
-func (h *recordHooks) Departed(p string) error { h.departed <- p; return nil }
+func (h *recordHooks) Arrived(ps ...string) error {
+	for _, p := range ps {
+		tell(h.arrived, p)
+	}
+	return nil
+}
+
+func (h *recordHooks) Departed(p string) error { tell(h.departed, p); return nil }
+
+// tell passes p on unless nobody listens (a full channel): tests that
+// wait for names read them; others must not block the box.
+func tell(c chan string, p string) {
+	select {
+	case c <- p:
+	default:
+	}
+}
 
 func newTestBox(t *testing.T, name string) *testBox {
 	t.Helper()

@@ -20,7 +20,7 @@ import (
 // DriveHooks is what the drive service learns from sync: a file that a
 // peer sent was put in place, or one that a peer deleted was removed.
 type DriveHooks interface {
-	Arrived(path string) error
+	Arrived(paths ...string) error
 	Departed(path string) error
 }
 
@@ -236,7 +236,14 @@ func (df *driveFolder) place(tmp string, f protocol.FileInfo, afterConflict bool
 				break
 			}
 			df.qmu.Unlock()
-			df.placeBatch(batch)
+			placed := df.placeBatch(batch)
+			// The drive reads what arrived (its SHA-256 and type): one
+			// call, one transaction for the lot, outside mu.
+			if df.hooks != nil && len(placed) > 0 {
+				if err := df.hooks.Arrived(placed...); err != nil {
+					df.logger.Error("sync: the drive could not list files that arrived", "error", err)
+				}
+			}
 		}
 	}
 	return <-r.done
@@ -250,7 +257,8 @@ type placing struct {
 	done          chan error
 }
 
-func (df *driveFolder) placeBatch(batch []placing) {
+// placeBatch puts a batch in place and returns the names it placed.
+func (df *driveFolder) placeBatch(batch []placing) []string {
 	df.mu.Lock()
 	defer df.mu.Unlock()
 	dirs := map[string]bool{}
@@ -276,9 +284,14 @@ func (df *driveFolder) placeBatch(batch []placing) {
 		}
 		err = df.idx.commit(files...)
 	}
+	var names []string
 	for _, r := range placed {
 		r.done <- err
+		if err == nil {
+			names = append(names, r.f.Name)
+		}
 	}
+	return names
 }
 
 // rename puts one received file in place; the caller holds mu.

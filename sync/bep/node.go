@@ -62,6 +62,9 @@ type Node struct {
 	listener net.Listener
 	inflight *semaphore.Weighted // bytes of blocks being fetched
 
+	candMu sync.Mutex
+	cand   map[string]map[string]bool // per folder, names to look at
+
 	mu         sync.Mutex
 	peers      map[protocol.DeviceID]*peer
 	lastSeen   map[protocol.DeviceID]time.Time
@@ -98,6 +101,7 @@ func New(opts Options) (*Node, error) {
 		pullNow:  map[string]chan struct{}{FolderJournal: make(chan struct{}, 1), FolderDrive: make(chan struct{}, 1)},
 		dirty:    map[journal.Origin]bool{},
 		inflight: semaphore.NewWeighted(inflightBytes),
+		cand:     map[string]map[string]bool{},
 	}
 	n.tls = tlsConfig(opts.Identity.Cert, n.linked)
 	var err error

@@ -103,8 +103,19 @@ func (p *peer) ClusterConfig(_ protocol.Connection, cc *protocol.ClusterConfig) 
 			go p.sendIndex(f.ID, li, after)
 		}
 	}
-	signal(p.node.pullNow[FolderJournal])
-	signal(p.node.pullNow[FolderDrive])
+	// What the peer announced before (kept from the last connection) is
+	// worth a look again: it may have what this box still lacks.
+	for _, f := range []string{FolderJournal, FolderDrive} {
+		p.mu.Lock()
+		var names []string
+		if p.shares[f] {
+			for name := range p.remote[f].files {
+				names = append(names, name)
+			}
+		}
+		p.mu.Unlock()
+		p.node.consider(f, names...)
+	}
 	return nil
 }
 
@@ -186,7 +197,11 @@ func (p *peer) takeIndex(folder string, files []protocol.FileInfo, replace bool)
 	if err != nil {
 		return err
 	}
-	signal(p.node.pullNow[folder])
+	names := make([]string, len(good))
+	for i, f := range good {
+		names[i] = f.Name
+	}
+	p.node.consider(folder, names...)
 	return nil
 }
 

@@ -56,16 +56,15 @@ func (n *Node) pullLoop(ctx context.Context, folder string) {
 // pullOnce fetches everything wanted now; it reports whether something
 // failed and should be tried again later.
 func (n *Node) pullOnce(ctx context.Context, folder string, refused map[string]bool) (again bool) {
-	for round := 0; round < 100 && ctx.Err() == nil; round++ {
+	// What failed is considered again at the next try, not in this one.
+	var retry []string
+	defer func() { n.consider(folder, retry...) }()
+	for ctx.Err() == nil {
 		wants := n.needs(folder, refused)
 		if len(wants) == 0 {
-			return false
+			return len(retry) > 0
 		}
-		var (
-			mu       sync.Mutex
-			progress bool
-			failed   bool
-		)
+		var mu sync.Mutex
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallelFiles)
 		if folder == FolderJournal {
@@ -74,32 +73,50 @@ func (n *Node) pullOnce(ctx context.Context, folder string, refused map[string]b
 		for _, w := range wants {
 			g.Go(func() error {
 				err := n.pullOne(gctx, folder, w)
+				if err == nil {
+					return nil
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case err == nil:
-					progress = true
 				case errors.Is(err, errSegment):
 					n.logger.Warn("sync: quarantined a journal segment that does not parse", "file", w.f.Name, "error", err)
 					refused[versionKey(w.f)] = true
+					return nil
 				case errors.Is(err, errGap) || errors.Is(err, errLocalChange):
-					failed = true
 				case errors.Is(err, errDiskFull):
 					n.logger.Warn("sync: not fetching a file: the disk is nearly full", "file", w.f.Name, "error", err)
-					failed = true
 				default:
 					n.logger.Info("sync: could not fetch a file yet", "folder", folder, "file", w.f.Name, "error", err)
-					failed = true
 				}
+				retry = append(retry, w.f.Name)
 				return nil
 			})
 		}
 		g.Wait()
-		if !progress {
-			return failed
-		}
 	}
 	return true
+}
+
+// consider marks names of a folder to be looked at by the next pull:
+// names a peer announced, and names whose fetch failed. Looking only at
+// those, rather than at every file of every peer, keeps a folder of many
+// thousand files cheap to keep in step.
+func (n *Node) consider(folder string, names ...string) {
+	if len(names) == 0 {
+		return
+	}
+	n.candMu.Lock()
+	set := n.cand[folder]
+	if set == nil {
+		set = map[string]bool{}
+		n.cand[folder] = set
+	}
+	for _, name := range names {
+		set[name] = true
+	}
+	n.candMu.Unlock()
+	signal(n.pullNow[folder])
 }
 
 // A box keeps this much of its disk free, whatever its peers send: the
@@ -130,8 +147,16 @@ func versionKey(f protocol.FileInfo) string {
 	return f.Name + "\x00" + string(protocol.VectorHash(f.Version)) + string(f.BlocksHash)
 }
 
-// needs lists what connected peers announce that this box lacks.
+// needs lists what connected peers announce, among the names to
+// consider, that this box lacks.
 func (n *Node) needs(folder string, refused map[string]bool) []want {
+	n.candMu.Lock()
+	names := n.cand[folder]
+	delete(n.cand, folder)
+	n.candMu.Unlock()
+	if len(names) == 0 {
+		return nil
+	}
 	n.mu.Lock()
 	peers := make([]*peer, 0, len(n.peers))
 	for _, p := range n.peers {
@@ -149,18 +174,23 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 			p.mu.Unlock()
 			continue
 		}
-		for name, rf := range p.remote[folder].files {
-			if rf.IsInvalid() || refused[versionKey(rf)] {
+		files := p.remote[folder].files
+		for name := range names {
+			rf, ok := files[name]
+			if !ok || rf.IsInvalid() {
 				continue
 			}
 			lf, have := li.get(name)
-			var ok, conflict bool
-			if folder == FolderJournal {
-				ok = n.wantSegment(lf, rf)
-			} else {
-				ok, conflict = wantDriveFile(lf, have, rf)
+			if have && lf.Version.Equal(rf.Version) {
+				continue
 			}
-			if !ok {
+			var ok2, conflict bool
+			if folder == FolderJournal {
+				ok2 = n.wantSegment(lf, rf)
+			} else {
+				ok2, conflict = wantDriveFile(lf, have, rf)
+			}
+			if !ok2 || len(refused) > 0 && refused[versionKey(rf)] {
 				continue
 			}
 			w := best[name]
@@ -397,16 +427,11 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		os.Remove(tmp)
 		return err
 	}
-	n.logger.Info("sync: received a file", "file", f.Name, "size", f.Size)
-	if n.opts.Drive == nil {
-		return nil
-	}
-	if copyName != "" {
+	n.logger.Debug("sync: received a file", "file", f.Name, "size", f.Size)
+	if copyName != "" && n.opts.Drive != nil {
 		// This box's version, kept aside as Syncthing does, stays listed.
 		n.logger.Info("sync: kept this box's version of a file changed on both sides", "file", f.Name, "copy", copyName)
-		if err := n.opts.Drive.Arrived(copyName); err != nil {
-			return err
-		}
+		return n.opts.Drive.Arrived(copyName)
 	}
-	return n.opts.Drive.Arrived(f.Name)
+	return nil
 }

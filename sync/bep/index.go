@@ -1,6 +1,7 @@
 package bep
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -86,7 +87,15 @@ type localIndex struct {
 	id      protocol.IndexID
 	seq     int64
 	files   map[string]protocol.FileInfo
+	order   []seqName     // names by sequence, with stale ones
 	changed chan struct{} // closed and replaced at every commit
+}
+
+// seqName is a name as of one sequence number: the file's current entry
+// if files[name].Sequence is still seq.
+type seqName struct {
+	seq  int64
+	name string
 }
 
 type localMeta struct {
@@ -117,6 +126,10 @@ func openLocal(st *store.Store, folder string) (*localIndex, error) {
 		li.files, err = loadFiles(b.Bucket(keyFiles))
 		return err
 	})
+	for name, f := range li.files {
+		li.order = append(li.order, seqName{f.Sequence, name})
+	}
+	slices.SortFunc(li.order, func(a, b seqName) int { return cmp.Compare(a.seq, b.seq) })
 	if err != nil {
 		return nil, fmt.Errorf("bep: open index of %s: %w", folder, err)
 	}
@@ -159,12 +172,12 @@ func (li *localIndex) since(after int64) ([]protocol.FileInfo, int64, <-chan str
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	var out []protocol.FileInfo
-	for _, f := range li.files {
-		if f.Sequence > after {
+	i, _ := slices.BinarySearchFunc(li.order, after+1, func(e seqName, t int64) int { return cmp.Compare(e.seq, t) })
+	for _, e := range li.order[i:] {
+		if f := li.files[e.name]; f.Sequence == e.seq {
 			out = append(out, f)
 		}
 	}
-	slices.SortFunc(out, func(a, b protocol.FileInfo) int { return int(a.Sequence - b.Sequence) })
 	return out, li.seq, li.changed
 }
 
@@ -210,6 +223,17 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 	li.seq = seq
 	for _, f := range out {
 		li.files[f.Name] = f
+		li.order = append(li.order, seqName{f.Sequence, f.Name})
+	}
+	if len(li.order) > 2*len(li.files)+1024 {
+		// Drop the stale names, which only cost memory.
+		live := li.order[:0]
+		for _, e := range li.order {
+			if li.files[e.name].Sequence == e.seq {
+				live = append(live, e)
+			}
+		}
+		li.order = live
 	}
 	close(li.changed)
 	li.changed = make(chan struct{})

@@ -78,9 +78,11 @@ func (n *Node) folderState(p *peer, folder string) FolderState {
 	if folder == FolderJournal {
 		li = n.jIdx
 	}
-	_, _, mine := li.snapshot()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	li.mu.Lock() // after p.mu, as everywhere
+	defer li.mu.Unlock()
+	mine := li.files
 	if !p.shares[folder] {
 		return st
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -220,38 +221,57 @@ func (p *peer) Request(_ protocol.Connection, req *protocol.Request) (protocol.R
 	if !ok || f.IsDeleted() || f.Type != protocol.FileInfoTypeFile || req.Offset+int64(req.Size) > f.Size {
 		return nil, protocol.ErrNoSuchFile
 	}
-	var data []byte
-	var err error
+	var res protocol.RequestResponse
 	if req.Folder == FolderJournal {
-		data, err = p.node.jf.readAt(req.Name, req.Offset, req.Size)
+		data, err := p.node.jf.readAt(req.Name, req.Offset, req.Size)
+		if err != nil {
+			return nil, protocol.ErrNoSuchFile
+		}
+		res = response(data)
 	} else {
-		data, err = readDriveBlock(p.node.opts.DriveDir, req.Name, req.Offset, req.Size)
-	}
-	if err != nil {
-		return nil, protocol.ErrNoSuchFile
+		data, err := readDriveBlock(p.node.opts.DriveDir, req.Name, req.Offset, req.Size)
+		if err != nil {
+			return nil, protocol.ErrNoSuchFile
+		}
+		res = pooledResponse(data)
 	}
 	if len(req.Hash) > 0 {
-		if h := sha256.Sum256(data); string(h[:]) != string(req.Hash) {
+		if h := sha256.Sum256(res.Data()); string(h[:]) != string(req.Hash) {
 			// The file changed since it was announced: the next scan
 			// announces what it is now.
+			res.Close()
 			signal(p.node.scanNow)
 			return nil, protocol.ErrNoSuchFile
 		}
 	}
-	return response(data), nil
+	return res, nil
 }
 
+// readDriveBlock reads a block into a buffer of lib/protocol's pool,
+// which the response gives back once sent: blocks are up to 16 MiB, and
+// a fresh buffer for each would keep a Pi's memory busy.
 func readDriveBlock(root, name string, off int64, size int) ([]byte, error) {
 	fd, err := os.Open(filepath.Join(root, filepath.FromSlash(name)))
 	if err != nil {
 		return nil, err
 	}
 	defer fd.Close()
-	buf := make([]byte, size)
+	buf := protocol.BufferPool.Get(size)
 	if _, err := fd.ReadAt(buf, off); err != nil {
+		recycle(buf)
 		return nil, err
 	}
 	return buf, nil
+}
+
+// recycle gives a block buffer back to lib/protocol's pool. The pool
+// takes only buffers of exactly a block size (it panics on others), such
+// as the ones it handed out; a received block is an allocation of its
+// own, of any size.
+func recycle(b []byte) {
+	if slices.Contains(protocol.BlockSizes, cap(b)) {
+		protocol.BufferPool.Put(b)
+	}
 }
 
 // response is a RequestResponse over a byte slice of its own.
@@ -260,6 +280,14 @@ type response []byte
 func (r response) Data() []byte { return r }
 func (r response) Close()       {}
 func (r response) Wait()        {}
+
+// pooledResponse is a response whose buffer goes back to the pool once
+// sent.
+type pooledResponse []byte
+
+func (r pooledResponse) Data() []byte { return r }
+func (r pooledResponse) Close()       { recycle(r) }
+func (r pooledResponse) Wait()        {}
 
 // DownloadProgress is not used: the box publishes no temporary files.
 func (p *peer) DownloadProgress(protocol.Connection, *protocol.DownloadProgress) error { return nil }
@@ -285,11 +313,14 @@ func (p *peer) request(ctx context.Context, folder, name string, b protocol.Bloc
 		return nil, err
 	}
 	if len(data) != b.Size {
+		recycle(data)
 		return nil, fmt.Errorf("%w: %s block %d: %d bytes, want %d", errBadBlock, name, blockNo, len(data), b.Size)
 	}
 	if h := sha256.Sum256(data); string(h[:]) != string(b.Hash) {
+		recycle(data)
 		return nil, fmt.Errorf("%w: %s block %d does not match its hash", errBadBlock, name, blockNo)
 	}
+	// The caller gives data back to protocol.BufferPool once used.
 	return data, nil
 }
 

@@ -31,7 +31,7 @@ const (
 	retryAfter     = 10 * time.Second
 	// inflightBytes bounds the blocks requested and not yet written, so
 	// that pulling many files at once stays within a Pi's memory.
-	inflightBytes = 16 << 20
+	inflightBytes = 8 << 20
 )
 
 // pullLoop fetches what peers have and this box lacks, whenever an index
@@ -329,6 +329,7 @@ func (n *Node) pullSegment(ctx context.Context, w want) error {
 			return err
 		}
 		copy(data[b.Offset:], block)
+		recycle(block)
 	}
 	_, err := n.jf.ingest(w.f.Name, data)
 	return err
@@ -378,7 +379,8 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		}
 		g.Go(func() error {
 			if off, ok := reuse[string(b.Hash)]; ok && old != nil {
-				buf := make([]byte, b.Size)
+				buf := protocol.BufferPool.Get(b.Size)
+				defer recycle(buf)
 				if _, err := old.ReadAt(buf, off); err == nil {
 					if h := sha256.Sum256(buf); string(h[:]) == string(b.Hash) {
 						_, err := fd.WriteAt(buf, b.Offset)
@@ -395,6 +397,7 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 				return err
 			}
 			_, err = fd.WriteAt(data, b.Offset)
+			recycle(data)
 			return err
 		})
 	}

@@ -178,7 +178,7 @@ func (s *Service) hashHead(path string) (string, []byte, error) {
 	head = head[:n]
 	h := sha256.New()
 	h.Write(head)
-	if _, err := io.Copy(h, f); err != nil {
+	if err := hashInto(h, f); err != nil {
 		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), head, nil

@@ -384,6 +384,21 @@ func sameFile(a, b fs.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode().IsRegular() && b.Mode().IsRegular()
 }
 
+// hashBuffers are the buffers files are read through to be hashed: sync
+// may hand the drive thousands of small files at once, and a fresh buffer
+// for each (what io.Copy does) kept the collector busy and the memory up.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// hashInto reads r to its end into h.
+func hashInto(h io.Writer, r io.Reader) error {
+	buf := hashBuffers.Get().(*[]byte)
+	defer hashBuffers.Put(buf)
+	// Only the Reader: an *os.File's WriteTo would copy through a buffer
+	// of its own.
+	_, err := io.CopyBuffer(h, struct{ io.Reader }{r}, *buf)
+	return err
+}
+
 func (s *Service) hashFile(path string) (string, error) {
 	f, err := s.root.Open(filepath.FromSlash(path))
 	if err != nil {
@@ -391,7 +406,7 @@ func (s *Service) hashFile(path string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if err := hashInto(h, f); err != nil {
 		return "", fmt.Errorf("drive: read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -329,7 +329,6 @@ func (n *Node) pullSegment(ctx context.Context, w want) error {
 			return err
 		}
 		copy(data[b.Offset:], block)
-		recycle(block)
 	}
 	_, err := n.jf.ingest(w.f.Name, data)
 	return err
@@ -397,7 +396,6 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 				return err
 			}
 			_, err = fd.WriteAt(data, b.Offset)
-			recycle(data)
 			return err
 		})
 	}

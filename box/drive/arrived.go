@@ -411,34 +411,48 @@ func (s *Service) scanFolder() error {
 	s.nameMu.Lock()
 	reserved := maps.Clone(s.names)
 	s.nameMu.Unlock()
+	// One pass over the records: what is listed from disk but gone, what
+	// is on disk and described nowhere (or differently), and the usage.
 	var check, gone []string
+	var used int64
 	err = s.st.View(func(tx *bolt.Tx) error {
 		uploads := tx.Bucket(store.BucketDriveUploads)
-		for p, fi := range found {
-			if reserved[foldKey(p)] || uploads.Get([]byte(p)) != nil {
-				continue
-			}
-			r, _, err := getRecord(tx, p)
-			if err != nil {
-				return err
-			}
+		known := make(map[string]bool, len(found))
+		err := forEachRecord(tx, func(p string, r record) error {
+			used += r.usage()
+			fi := found[p]
 			switch {
+			case fi == nil:
+				if r.Disk != nil {
+					gone = append(gone, p)
+				}
+				return nil
 			case r.Disk != nil && r.Disk.Size == fi.Size() && r.Disk.ModTime == fi.ModTime().UnixNano():
 			case r.Disk == nil && r.live() && r.File.Size == fi.Size():
 			default:
+				return nil // read below
+			}
+			known[p] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for p := range found {
+			if !known[p] && !reserved[foldKey(p)] && uploads.Get([]byte(p)) == nil {
 				check = append(check, p)
 			}
 		}
-		return forEachRecord(tx, func(p string, r record) error {
-			if r.Disk != nil && found[p] == nil {
-				gone = append(gone, p)
-			}
-			return nil
-		})
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("drive: scan folder: %w", err)
 	}
+	// The usage is counted whole here; what the reads below change is
+	// added to it as they commit.
+	s.mu.Lock()
+	s.used = used
+	s.mu.Unlock()
 	for _, p := range check {
 		if err := s.arrived(p, false); err != nil {
 			s.logger.Warn("reading a file in the drive folder", "path", p, "error", err)

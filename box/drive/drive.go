@@ -178,19 +178,8 @@ func (s *Service) start() error {
 	if err := s.scanFolder(); err != nil {
 		return err
 	}
+	// scanFolder counted the usage whole.
 	s.sweepThumbnails()
-	// Until now the usage followed only the changes; count it whole.
-	var used int64
-	err = s.st.View(func(tx *bolt.Tx) error {
-		return forEachRecord(tx, func(_ string, r record) error {
-			used += r.usage()
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("drive: count usage: %w", err)
-	}
-	s.used = used
 	return nil
 }
 

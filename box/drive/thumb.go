@@ -221,6 +221,9 @@ func (s *Service) sweepThumbnails() {
 		s.logger.Warn("reading the thumbnails", "error", err)
 		return
 	}
+	if len(entries) == 0 {
+		return // nothing to sweep: no need to read every file's details
+	}
 	all, err := s.ListAll(ListOptions{Hidden: true})
 	if err != nil {
 		s.logger.Warn("reading the drive", "error", err)

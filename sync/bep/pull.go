@@ -26,7 +26,7 @@ type want struct {
 
 // Pulling is bounded so that a Pi keeps serving visitors meanwhile.
 const (
-	parallelFiles  = 16
+	parallelFiles  = 32
 	parallelBlocks = 8
 	retryAfter     = 10 * time.Second
 	// inflightBytes bounds the blocks requested and not yet written, so

@@ -425,26 +425,6 @@ func TestUploadBesideArrived(t *testing.T) {
 	b.checkConsistent(t)
 }
 
-func TestRenameNoReplace(t *testing.T) {
-	dir := t.TempDir()
-	from, to := filepath.Join(dir, "from"), filepath.Join(dir, "to")
-	os.WriteFile(from, []byte("new"), 0o600)
-	os.WriteFile(to, []byte("there"), 0o600)
-	if err := renameNoReplace(from, to); !errors.Is(err, os.ErrExist) {
-		t.Fatalf("error %v, want one wrapping fs.ErrExist", err)
-	}
-	if data, _ := os.ReadFile(to); string(data) != "there" {
-		t.Fatalf("replaced")
-	}
-	os.Remove(to)
-	if err := renameNoReplace(from, to); err != nil {
-		t.Fatal(err)
-	}
-	if err := renameIfFree(to, to+"2"); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestOnChange: every file the drive adds to or deletes from the folder
 // is told, outside the drive's locks (the callback may call the drive).
 func TestOnChange(t *testing.T) {

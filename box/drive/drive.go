@@ -20,6 +20,7 @@ import (
 
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
+	"tiersbox/internal/durable"
 )
 
 // DefaultMaxFileSize is the largest file when Options.MaxFileSize is
@@ -355,7 +356,7 @@ func (s *Service) deleteChecked(path string, hashed fs.FileInfo, sum string, arr
 	if err := s.root.Remove(fp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("drive: remove %s: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Join(s.dir, fp))); err != nil {
+	if err := durable.SyncDir(filepath.Dir(filepath.Join(s.dir, fp))); err != nil {
 		s.logger.Warn("syncing the drive folder", "path", path, "error", err)
 	}
 	if r.Disk != nil {
@@ -399,17 +400,6 @@ func (s *Service) hashFile(path string) (string, error) {
 		return "", fmt.Errorf("drive: read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// syncDir makes the entries of a folder (a file renamed in or removed)
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // catchUp applies the drive entries of other boxes that reached the

@@ -21,6 +21,7 @@ import (
 
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
+	"tiersbox/internal/durable"
 )
 
 // UploadRequest describes a file a visitor adds.
@@ -387,7 +388,7 @@ func (s *Service) placeFile(tmpName, folder, path string) (renamed bool, err err
 	// Sync may have brought a file since the name was chosen: never
 	// replace it.
 	final := filepath.Join(s.dir, filepath.FromSlash(path))
-	if err := renameNoReplace(tmpName, final); errors.Is(err, fs.ErrExist) {
+	if err := durable.RenameNoReplace(tmpName, final); errors.Is(err, fs.ErrExist) {
 		return false, fmt.Errorf("drive: upload %s: %w", path, errAppeared)
 	} else if err != nil {
 		return false, fmt.Errorf("drive: upload %s: %w", path, err)
@@ -395,7 +396,7 @@ func (s *Service) placeFile(tmpName, folder, path string) (renamed bool, err err
 	// The rename, and any folder just made, must be on disk before the
 	// journal says the file is there.
 	for d := filepath.Dir(final); ; d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return true, fmt.Errorf("drive: upload %s: sync folder: %w", path, err)
 		}
 		if d == filepath.Clean(s.dir) || d == filepath.Dir(d) {
@@ -485,17 +486,4 @@ func (hs *hasher) stop() {
 func (hs *hasher) sum() []byte {
 	hs.stop()
 	return hs.h.Sum(nil)
-}
-
-// renameIfFree renames from to to unless something is at to (an error
-// wrapping fs.ErrExist), in two steps: a file put at to between them
-// would be replaced.
-func renameIfFree(from, to string) error {
-	if _, err := os.Lstat(to); !errors.Is(err, fs.ErrNotExist) {
-		if err == nil {
-			err = &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
-		}
-		return err
-	}
-	return os.Rename(from, to)
 }

@@ -21,14 +21,7 @@ import (
 func TestE2EBoxesFindEachOther(t *testing.T) {
 	requireE2E(t)
 	nets := newVisitorNet(t)
-	for _, r := range [][]string{
-		{"-n", nets.box, "route", "add", "224.0.0.0/4", "dev", nets.boxLink},
-		{"-n", nets.phone, "route", "add", "224.0.0.0/4", "dev", nets.phoneLink},
-	} {
-		if out, err := exec.Command("ip", r...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", r, err, out)
-		}
-	}
+	nets.routeMulticast(t)
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("mot de passe du lieu\n"), 0o600)
 	type side struct {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -23,16 +22,7 @@ import (
 func TestE2EVenueMDNS(t *testing.T) {
 	requireE2E(t)
 	nets := newVisitorNet(t)
-	// Without a route for multicast (there is no default route here),
-	// joining 224.0.0.251 fails with "no such device".
-	for _, r := range [][]string{
-		{"-n", nets.box, "route", "add", "224.0.0.0/4", "dev", nets.boxLink},
-		{"-n", nets.phone, "route", "add", "224.0.0.0/4", "dev", nets.phoneLink},
-	} {
-		if out, err := exec.Command("ip", r...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", r, err, out)
-		}
-	}
+	nets.routeMulticast(t)
 	conf := filepath.Join(t.TempDir(), "config.toml")
 	err := os.WriteFile(conf, []byte(fmt.Sprintf(`
 [portal]

@@ -211,6 +211,21 @@ func newVisitorNet(t *testing.T) visitorNet {
 	return n
 }
 
+// routeMulticast gives both namespaces a route for multicast: without
+// one (there is no default route here), joining 224.0.0.251 fails with
+// "no such device".
+func (n visitorNet) routeMulticast(t *testing.T) {
+	t.Helper()
+	for _, r := range [][]string{
+		{"-n", n.box, "route", "add", "224.0.0.0/4", "dev", n.boxLink},
+		{"-n", n.phone, "route", "add", "224.0.0.0/4", "dev", n.phoneLink},
+	} {
+		if out, err := exec.Command("ip", r...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", r, err, out)
+		}
+	}
+}
+
 // remove ends whatever still runs in the namespaces (a Chromium that
 // outlived a killed phone side, a daemon that would not stop), then deletes
 // them and the phone's resolv.conf.

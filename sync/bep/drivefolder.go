@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/syncthing/syncthing/lib/protocol"
+
+	"tiersbox/internal/durable"
 )
 
 // DriveHooks is what the drive service learns from sync: a file that a
@@ -273,7 +275,7 @@ func (df *driveFolder) placeBatch(batch []placing) []string {
 	}
 	var err error
 	for dir := range dirs {
-		if e := syncDir(dir); e != nil && err == nil {
+		if e := durable.SyncDir(dir); e != nil && err == nil {
 			err = e
 		}
 	}
@@ -307,7 +309,7 @@ func (df *driveFolder) rename(r placing) error {
 	if cur, had := df.idx.get(f.Name); r.afterConflict || !had || cur.IsDeleted() {
 		// Nothing should be there: if an upload took the name
 		// meanwhile, it stays, and the next scan settles the conflict.
-		rename = renameNoReplace
+		rename = durable.RenameNoReplace
 	}
 	if err := rename(r.tmp, dst); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -350,7 +352,7 @@ func (df *driveFolder) remove(f protocol.FileInfo) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("bep: delete %s: %w", f.Name, err)
 		}
-		if err := syncDir(filepath.Dir(p)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(p)); err != nil {
 			return err
 		}
 	}
@@ -382,25 +384,4 @@ func (df *driveFolder) moveForConflict(name string, now time.Time) (string, erro
 		return "", fmt.Errorf("bep: keep a conflict copy of %s: %w", name, err)
 	}
 	return copyName, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("bep: sync folder %s: %w", dir, err)
-	}
-	return nil
-}
-
-// renameIfFree checks that nothing is at to, then renames: the fallback
-// where the file system cannot do both in one step.
-func renameIfFree(from, to string) error {
-	if _, err := os.Lstat(to); err == nil {
-		return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
-	}
-	return os.Rename(from, to)
 }

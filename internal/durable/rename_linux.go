@@ -1,4 +1,4 @@
-package drive
+package durable
 
 import (
 	"errors"
@@ -7,11 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// renameNoReplace renames from to to, unless something is at to: then it
-// returns an error wrapping fs.ErrExist. The check and the rename are one
-// step where the file system allows it, so that a file sync puts at to at
-// the same moment is never replaced.
-func renameNoReplace(from, to string) error {
+// RenameNoReplace renames from to to, unless something is at to: then the
+// error wraps fs.ErrExist. The check and the rename are one step where
+// the file system allows it, so that a file another writer puts at to at
+// the same moment (a visitor's upload, a file sync received) is never
+// replaced.
+func RenameNoReplace(from, to string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
 		// A file system without it: check, then rename.

@@ -383,6 +383,13 @@ type exampleConfig struct {
 		MaxFileSize string `toml:"max_file_size"`
 		Quota       string `toml:"quota"`
 	} `toml:"drive"`
+	Sync struct {
+		Listen            string   `toml:"listen"`
+		MaxRate           string   `toml:"max_rate"`
+		Discovery         bool     `toml:"discovery"`
+		DiscoveryInterval string   `toml:"discovery_interval"`
+		Interfaces        []string `toml:"interfaces"`
+	} `toml:"sync"`
 	Network Config `toml:"network"`
 	Log     struct {
 		Level string `toml:"level"`
@@ -420,6 +427,7 @@ func TestExampleConfig(t *testing.T) {
 		"network.mode", "network.interface", "network.ssid", "network.passphrase", "network.country",
 		"network.channel", "network.address", "network.dhcp", "network.dhcp_start", "network.dhcp_end",
 		"network.lease", "drive.max_file_size", "drive.quota", "log.level",
+		"sync.listen", "sync.max_rate", "sync.discovery", "sync.discovery_interval", "sync.interfaces",
 	}
 	for _, key := range want {
 		if !md.IsDefined(strings.Split(key, ".")...) {

@@ -1,0 +1,76 @@
+package web
+
+// The privacy page's texts (privacy.go, templates/privacy.html), and the
+// links to it from every page's footer and from the welcome page.
+//
+// Each sentence must stay true of the box as it is: when what the box
+// keeps changes, this page changes with it.
+
+func init() {
+	addMessages(map[string]map[string]string{
+		"fr": {
+			"nav.privacy":               "Vie privée",
+			"privacy.more":              "Tout savoir sur vos données",
+			"privacy.title":             "Vie privée",
+			"privacy.intro":             "Ce que la box de %s garde sur vous, combien de temps, où cela va et à qui vous adresser, en quelques mots.",
+			"privacy.short.title":       "En bref",
+			"privacy.short.account":     "Pas de compte, pas d’e-mail : un pseudo suffit.",
+			"privacy.short.tracking":    "Pas de pistage, pas de publicité.",
+			"privacy.short.outside":     "Rien n’est chargé depuis internet : ces pages, leur mise en forme et leurs scripts viennent tous de la box.",
+			"privacy.you.title":         "Ce que la box garde sur vous",
+			"privacy.you.current":       "Vous êtes entré·e sous le pseudo « %s » ; votre session se termine le %s.",
+			"privacy.when":              "02/01/2006 à 15:04",
+			"privacy.you.nickname":      "Votre pseudo et la langue des pages, le temps de votre session : %s.",
+			"privacy.you.cookie":        "Un identifiant tiré au hasard, dans un cookie de votre navigateur (tb_visitor), pour la même durée. Il ne dit rien de vous : il sert seulement à vous reconnaître d’une page à l’autre.",
+			"privacy.you.device":        "L’adresse locale de votre appareil sur ce WiFi et son adresse matérielle (MAC), pour la même durée : votre téléphone vérifie sa connexion sans cookie, et c’est ainsi que la box le reconnaît pour fermer la fenêtre de connexion.",
+			"privacy.you.end":           "À la fin de la session, la box efface ce pseudo, cet identifiant et ces adresses.",
+			"privacy.you.lang":          "Si vous choisissez une langue en haut de page, un second cookie (tb_lang) la retient un an sur votre appareil.",
+			"privacy.you.wifi":          "Comme tout WiFi, le réseau de la box prête une adresse à votre appareil et note pour cela son adresse MAC, le temps de ce prêt.",
+			"privacy.writing.title":     "Ce que vous écrivez",
+			"privacy.writing.what":      "Vos messages de discussion, vos modifications de pads et les fichiers que vous ajoutez aux documents restent après votre session : ils font partie de la documentation du lieu. Les pads gardent l’historique de leurs versions.",
+			"privacy.writing.pseudonym": "Ils sont signés d’un pseudonyme calculé à partir de votre identifiant, pas de l’identifiant lui-même : qui en lit une copie ne peut pas se faire passer pour vous. Vos messages et vos fichiers portent aussi votre pseudo, que tout le monde voit.",
+			"privacy.writing.remove":    "Tant que votre session dure, vous pouvez retirer vos propres messages et fichiers : ils ne s’affichent plus, ici comme sur les box reliées. La box ne sait pas encore les effacer pour de bon (ils restent dans ce qu’elle garde et dans les copies des autres box), ni vous remettre d’un coup tout ce que vous avez écrit : pour toute demande à ce sujet, adressez-vous à l’équipe du lieu.",
+			"privacy.commons.title":     "Un commun partagé entre lieux",
+			"privacy.commons.body":      "Les pads, la discussion et les documents forment la documentation du lieu, un commun. La box en envoie une copie aux box que l’équipe a reliées à la sienne, qui la transmettent à leur tour aux box reliées aux leurs : ce que vous y écrivez voyage avec, signé de votre pseudonyme. La modération faite par l’équipe voyage aussi.",
+			"privacy.commons.local":     "Votre cookie, les adresses de votre appareil et votre session ne sont pas copiés vers les autres box.",
+			"privacy.log.title":         "Le journal de fonctionnement",
+			"privacy.log.body":          "Le journal de fonctionnement de la box note, avec l’adresse locale de l’appareil (jamais le pseudo ni le mot de passe) : l’entrée d’un visiteur, chaque connexion de l’équipe et chaque tentative de connexion de l’équipe qui échoue. Si l’équipe le règle en mode détaillé pour chercher une panne, il note aussi les noms des sites que chaque appareil demande au réseau de la box. Ce journal reste sur la box ; il sert à l’équipe à la faire marcher et à la protéger.",
+			"privacy.where.title":       "Où restent ces données",
+			"privacy.where.body":        "Sur cette box, dans le lieu ; et, pour la documentation commune, sur les box et les archives que l’équipe a reliées. Aucun service sur internet : pas de nuage, pas de régie publicitaire, pas de mesure d’audience.",
+			"privacy.ask.title":         "Une question, une demande ?",
+			"privacy.ask.body":          "Adressez-vous à l’équipe de %s : c’est elle qui s’occupe de cette box et de ce qu’elle garde, y compris pour toute demande sur vos données (RGPD).",
+		},
+		"en": {
+			"nav.privacy":               "Privacy",
+			"privacy.more":              "All about your data",
+			"privacy.title":             "Privacy",
+			"privacy.intro":             "What the box of %s keeps about you, for how long, where it goes and whom to ask, in a few words.",
+			"privacy.short.title":       "In short",
+			"privacy.short.account":     "No account, no e-mail: a nickname is enough.",
+			"privacy.short.tracking":    "No tracking, no advertising.",
+			"privacy.short.outside":     "Nothing is loaded from the internet: these pages, their styles and their scripts all come from the box.",
+			"privacy.you.title":         "What the box keeps about you",
+			"privacy.you.current":       "You entered as “%s”; your session ends on %s.",
+			"privacy.when":              "2006-01-02 at 15:04",
+			"privacy.you.nickname":      "Your nickname and the language of the pages, for the length of your session: %s.",
+			"privacy.you.cookie":        "A random ID in a cookie in your browser (tb_visitor), for the same time. It says nothing about you: it only lets the box recognise you from one page to the next.",
+			"privacy.you.device":        "Your device's local address on this WiFi and its hardware (MAC) address, for the same time: your phone checks its connection without a cookie, and that is how the box recognises it to close the sign-in window.",
+			"privacy.you.end":           "When the session ends, the box erases this nickname, this ID and these addresses.",
+			"privacy.you.lang":          "If you pick a language at the top of the page, a second cookie (tb_lang) remembers it on your device for a year.",
+			"privacy.you.wifi":          "Like any WiFi, the box's network lends your device an address, and notes its MAC address for that, while the loan lasts.",
+			"privacy.writing.title":     "What you write",
+			"privacy.writing.what":      "Your chat messages, your pad edits and the files you add to the documents stay after your session: they are part of the venue's documentation. Pads keep the history of their versions.",
+			"privacy.writing.pseudonym": "They are signed with a pseudonym derived from your ID, not with the ID itself: whoever reads a copy cannot pass for you. Your messages and files also carry your nickname, which everyone sees.",
+			"privacy.writing.remove":    "While your session lasts, you can remove your own messages and files: they are no longer shown, here or on the linked boxes. The box cannot yet erase them for good (they remain in what it keeps and in the other boxes' copies), nor hand you everything you wrote at once: for any request about it, ask the venue's staff.",
+			"privacy.commons.title":     "A commons shared between venues",
+			"privacy.commons.body":      "The pads, the chat and the documents are the venue's documentation, a commons. The box sends a copy to the boxes its staff linked to it, which pass it on to the boxes linked to theirs: what you write there travels with it, signed with your pseudonym. The staff's moderation travels too.",
+			"privacy.commons.local":     "Your cookie, your device's addresses and your session are not copied to the other boxes.",
+			"privacy.log.title":         "The box's log",
+			"privacy.log.body":          "The box's log notes, with the device's local address (never the nickname or the password): a visitor entering, every staff login and every failed staff login. If the staff set it to detailed mode to track down a problem, it also notes the names of the sites each device asks the box's network for. This log stays on the box; the staff use it to run the box and protect it.",
+			"privacy.where.title":       "Where this data stays",
+			"privacy.where.body":        "On this box, at the venue; and, for the shared documentation, on the boxes and archives the staff linked. No service on the internet: no cloud, no ad network, no audience measurement.",
+			"privacy.ask.title":         "A question, a request?",
+			"privacy.ask.body":          "Ask the staff of %s: they look after this box and what it keeps, including any request about your data (GDPR).",
+		},
+	})
+}

@@ -31,6 +31,8 @@ type adminPage struct {
 	Links []adminLink
 	// Peers is the page about other boxes (peers.go).
 	Peers *peersPage
+	// Poster is the printable poster (poster.go).
+	Poster *posterView
 }
 
 type adminLink struct{ Path, Label string }
@@ -42,6 +44,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/chat", "admin.link.chat"},
 	{"/drive", "admin.link.drive"},
 	{"/admin/peers", "admin.link.peers"},
+	{"/admin/poster", "admin.link.poster"},
 }
 
 // adminRoutes declares the staff pages under /admin.

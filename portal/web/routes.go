@@ -33,6 +33,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.chatRoutes(mux, forms)
 	s.driveRoutes(mux, forms)
 	s.peersRoutes(mux, forms)
+	s.posterRoutes(mux)
 	s.privacyRoutes(mux)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)

@@ -53,6 +53,10 @@ type Options struct {
 	// first (for example "tiers.box" and "10.42.0.1"). Shown on every
 	// page in case the sign-in window closes. Required.
 	Addresses []string
+	// WiFi is the network visitors join, for the staff's printable
+	// poster (/admin/poster). The zero value shows no WiFi there, only
+	// the portal's address.
+	WiFi WiFi
 	// Metrics receives the server's counters. nil means a private registry
 	// (metrics are then still served, but nobody else adds to them).
 	Metrics *metrics.Registry

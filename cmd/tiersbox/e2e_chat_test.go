@@ -87,6 +87,18 @@ func TestE2EChatInBrowsers(t *testing.T) {
 		t.Errorf("a new message moved Bob's reading position to %d", top)
 	}
 
+	// On a slow network Bob starts his next message before the box
+	// answered for the last one: what he types stays.
+	runBrowser(t, ctxs[1], "Bob's network slows down", chromedp.Evaluate[chromedp.Void](`
+		const slowFetch = window.fetch;
+		window.fetch = (...a) => new Promise(r => setTimeout(r, 500)).then(() => slowFetch(...a))`))
+	send(ctxs[1], "Je reviens dans cinq minutes")
+	runBrowser(t, ctxs[1], "Bob types on", chromedp.SetValue(chromedp.ID("chat-text"), "Gardez-moi une place"))
+	waitJS(t, ctxs[1], "Bob's message is posted", `[...document.querySelectorAll(".messages .text")].some(p => p.textContent === "Je reviens dans cinq minutes")`)
+	if v := evalString(t, ctxs[1], `document.getElementById("chat-text").value`); v != "Gardez-moi une place" {
+		t.Errorf("what Bob was typing became %q once the box answered", v)
+	}
+
 	hostile := `<script>alert(1)</script><img src=x onerror="alert(2)"> <a href="javascript:alert(3)">clic</a> javascript:alert(4)`
 	send(ctxs[1], hostile)
 	for i, ctx := range ctxs {

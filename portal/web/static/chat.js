@@ -124,8 +124,11 @@
     var area = form.querySelector('textarea')
     form.addEventListener('submit', function (ev) {
       ev.preventDefault()
+      var sent = area.value
       send(form, function (m) {
-        area.value = ''
+        // Only what was sent (give or take the new line of the Enter
+        // that sent it): the visitor may already be typing the next.
+        if (area.value.trim() === sent.trim()) area.value = ''
         var e = document.getElementById('chat-error')
         if (e) e.remove()
         add(m)

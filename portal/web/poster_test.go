@@ -376,10 +376,11 @@ func TestPosterPrint(t *testing.T) {
 		t.Fatalf("starting Chromium: %v", err)
 	}
 	artifacts := os.Getenv("TIERSBOX_E2E_ARTIFACTS")
-	// zbarimg, when installed, reads the QR codes as drawn by Chromium.
-	zbarimg, _ := exec.LookPath("zbarimg")
-	if zbarimg == "" {
-		t.Log("zbarimg not installed (apt-get install zbar-tools): the QR codes are not read back")
+	// zbarimg reads the QR codes as drawn by Chromium (scripts/test
+	// installs it).
+	zbarimg, err := exec.LookPath("zbarimg")
+	if err != nil {
+		t.Fatal("zbarimg is not installed (apt-get install zbar-tools): the QR codes cannot be read back")
 	}
 	// Staff's own rules: five lines, each in French then English.
 	rules := strings.Repeat("Rangez le matériel après usage et laissez la salle comme vous l’avez trouvée. / Put the tools back and leave the room as you found it.\n", 5)

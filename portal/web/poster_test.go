@@ -419,22 +419,20 @@ func TestPosterPrint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if zbarimg != "" {
-				for i, want := range tt.qr {
-					png, err := chromedp.Run(sctx, chromedp.Screenshot(chromedp.CSS(fmt.Sprintf(".poster-step:nth-of-type(%d) .poster-qr", i+1))))
-					if err != nil {
-						t.Fatal(err)
-					}
-					f := filepath.Join(t.TempDir(), "qr.png")
-					if err := os.WriteFile(f, png, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					// -Sbinary: the bytes as encoded, without zbar's guess
-					// at their character set.
-					out, err := exec.Command(zbarimg, "-q", "--raw", "-Sbinary", "--nodbus", f).Output()
-					if got := strings.TrimSuffix(string(out), "\n"); err != nil || got != want {
-						t.Errorf("QR code %d reads %q (%v), want %q", i+1, got, err, want)
-					}
+			for i, want := range tt.qr {
+				png, err := chromedp.Run(sctx, chromedp.Screenshot(chromedp.CSS(fmt.Sprintf(".poster-step:nth-of-type(%d) .poster-qr", i+1))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := filepath.Join(t.TempDir(), "qr.png")
+				if err := os.WriteFile(f, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				// -Sbinary: the bytes as encoded, without zbar's guess
+				// at their character set.
+				out, err := exec.Command(zbarimg, "-q", "--raw", "-Sbinary", "--nodbus", f).Output()
+				if got := strings.TrimSuffix(string(out), "\n"); err != nil || got != want {
+					t.Errorf("QR code %d reads %q (%v), want %q", i+1, got, err, want)
 				}
 			}
 			// The browser's paper is Letter: the page's @page rule asks

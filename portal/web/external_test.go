@@ -474,7 +474,7 @@ func newExternalBox(t *testing.T) *externalBox {
 	var mp bytes.Buffer
 	mw := multipart.NewWriter(&mp)
 	fw, _ := mw.CreateFormFile("file", "Compte rendu.md")
-	fw.Write([]byte("# Compte rendu\n\nVoir [le site du lieu](https://example.org/) et <https://example.net/doc>.\n"))
+	fw.Write([]byte("# Compte rendu\n\nVoir [le site du lieu](https://example.org/) et <https://example.net/doc>.\n\n![l'affiche](https://cdn.example/affiche.png)\n"))
 	mw.Close()
 	if res, body := b.visitor.send("/pads/import", mw.FormDataContentType(), &mp, nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("pad import: %d\n%s", res.StatusCode, body)

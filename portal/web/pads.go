@@ -16,6 +16,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 	"golang.org/x/text/unicode/norm"
 
 	"tiersbox/box/pad"
@@ -23,8 +27,46 @@ import (
 )
 
 // markdown renders pads. goldmark's default leaves raw HTML out, so
-// nothing a visitor writes can run in another visitor's browser.
-var markdown = goldmark.New()
+// nothing a visitor writes can run in another visitor's browser; and an
+// image from outside the box becomes a link to it, so that no page (nor
+// a pad saved as a web page) loads anything from outside.
+var markdown = goldmark.New(goldmark.WithParserOptions(
+	parser.WithASTTransformers(util.Prioritized(outsideImages{}, 100)),
+))
+
+// outsideImages turns images whose address leaves the box into links.
+type outsideImages struct{}
+
+func (outsideImages) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
+	var images []*ast.Image
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if img, ok := n.(*ast.Image); ok && entering && outside(string(img.Destination)) {
+			images = append(images, img)
+		}
+		return ast.WalkContinue, nil
+	})
+	for _, img := range images {
+		link := ast.NewLink()
+		link.Destination, link.Title = img.Destination, img.Title
+		for c := img.FirstChild(); c != nil; {
+			next := c.NextSibling()
+			link.AppendChild(link, c)
+			c = next
+		}
+		img.Parent().ReplaceChild(img.Parent(), img, link)
+	}
+}
+
+// outside reports whether an address names another host (or one the
+// browser would resolve to another host), rather than a path on the box
+// or inline data.
+func outside(dest string) bool {
+	u, err := url.Parse(strings.TrimSpace(dest))
+	if err != nil {
+		return true
+	}
+	return u.Host != "" || (u.Scheme != "" && u.Scheme != "data") || strings.HasPrefix(strings.TrimSpace(dest), "//") || strings.Contains(dest, `\`)
+}
 
 func renderMarkdown(src string) (template.HTML, error) {
 	var b bytes.Buffer

@@ -17,31 +17,12 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tiersbox/box/chat"
-	"tiersbox/box/journal"
-	"tiersbox/box/password"
-	"tiersbox/box/settings"
-	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 )
 
 func newChatServer(t *testing.T) (*httptest.Server, *chat.Service) {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hash, err := password.Hash(staffPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := settings.Save(st, settings.Settings{Venue: "La Fabrique", AdminPasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	j, err := journal.Open(st, journal.Origin{1}, journal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, j := openVenue(t, t.TempDir())
 	chats, err := chat.New(st, j, chat.Options{})
 	if err != nil {
 		t.Fatal(err)

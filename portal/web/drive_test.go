@@ -18,10 +18,6 @@ import (
 	"testing"
 
 	"tiersbox/box/drive"
-	"tiersbox/box/journal"
-	"tiersbox/box/password"
-	"tiersbox/box/settings"
-	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 )
 
@@ -34,17 +30,7 @@ type driveBox struct {
 func newDriveServer(t *testing.T, maxFile, quota int64) *driveBox {
 	t.Helper()
 	data := t.TempDir()
-	st, err := store.Open(data, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hash, _ := password.Hash(staffPassword)
-	settings.Save(st, settings.Settings{Venue: "La Fabrique", AdminPasswordHash: hash})
-	j, err := journal.Open(st, journal.Origin{1}, journal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, j := openVenue(t, data)
 	d, err := drive.New(st, j, drive.Options{
 		Dir: filepath.Join(data, "drive"), TmpDir: filepath.Join(data, "drive-tmp"), ThumbDir: filepath.Join(data, "drive-thumbs"),
 		MaxFileSize: maxFile, Quota: quota,

@@ -28,11 +28,7 @@ import (
 
 	"tiersbox/box/chat"
 	"tiersbox/box/drive"
-	"tiersbox/box/journal"
 	"tiersbox/box/pad"
-	"tiersbox/box/password"
-	"tiersbox/box/settings"
-	"tiersbox/box/store"
 	"tiersbox/box/visitor"
 	"tiersbox/box/ydoc"
 )
@@ -412,22 +408,7 @@ type externalBox struct {
 func newExternalBox(t *testing.T) *externalBox {
 	t.Helper()
 	data := t.TempDir()
-	st, err := store.Open(data, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hash, err := password.Hash(staffPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := settings.Save(st, settings.Settings{Venue: "La Fabrique", AdminPasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	j, err := journal.Open(st, journal.Origin{1}, journal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, j := openVenue(t, data)
 	pads, err := pad.New(st, j, pad.Options{Window: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

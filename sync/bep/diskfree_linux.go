@@ -9,5 +9,6 @@ func diskFree(path string) (free, total int64, ok bool) {
 	if unix.Statfs(path, &st) != nil {
 		return 0, 0, false
 	}
-	return int64(st.Bavail) * st.Bsize, int64(st.Blocks) * st.Bsize, true
+	bs := int64(st.Bsize) // int32 on 32-bit ARM
+	return int64(st.Bavail) * bs, int64(st.Blocks) * bs, true
 }

@@ -275,6 +275,7 @@ const jobs = args.basic
       make: () => randomSession(args.seed, i, args.gc, args.receiverCleanup)
     }))
 let failed = 0
+let skipped = 0
 for (const job of jobs) {
   try {
     const s = job.make()
@@ -288,9 +289,22 @@ for (const job of jobs) {
         `pendingSteps=${st.pendingSteps} clientCleanupUpdates=${st.cleanupUpdates} stockReceiver: deleteSetSame=${st.stockDeleteSetSame} deltaSame=${st.stockDeltaSame}\n`)
     }
   } catch (e) {
+    if (e instanceof Abort && !args.basic) {
+      // The stock Yjs receivers themselves did not settle this random
+      // session (seen: structs left pending after duplicated delivery).
+      // It is no reference for the Go side, which it never involves:
+      // leave it out, say so, and count it.
+      skipped++
+      process.stderr.write(`${job.name}: skipped, stock Yjs does not settle it: ${e.message}\n`)
+      continue
+    }
     failed++
     process.stderr.write(`${job.name}: ${e instanceof Abort ? 'ABORT' : 'ERROR'}: ${e.stack || e}\n`)
   }
+}
+if (skipped * 2 > jobs.length) {
+  process.stderr.write(`${skipped} of ${jobs.length} sessions skipped: too few left to compare\n`)
+  failed++
 }
 if (failed) {
   process.stderr.write(`${failed} session(s) failed\n`)

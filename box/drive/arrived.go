@@ -68,6 +68,42 @@ func (s *Service) changed(path string) {
 // Files that arrived together are best told together: they are read one
 // by one and listed in one transaction.
 func (s *Service) Arrived(paths ...string) error {
+	var valid []string
+	for _, path := range paths {
+		if !validPath(path) {
+			s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", path)
+			continue
+		}
+		valid = append(valid, path)
+	}
+	return s.arrive(valid, true)
+}
+
+// arrive reads the files at paths and lists, in one transaction, those
+// that nothing else describes; a file that changed while it was read is
+// read again, three times at most. bySync is false for a scan of the
+// folder: the content of a file removed here is then what a crash kept
+// the removal from deleting (sweepRemoved deletes it at the next start),
+// not an arrival.
+func (s *Service) arrive(paths []string, bySync bool) error {
+	var errs []error
+	for range 3 {
+		if len(paths) == 0 {
+			return errors.Join(errs...)
+		}
+		again, err := s.arriveOnce(paths, bySync)
+		errs = append(errs, err)
+		paths = again
+	}
+	for _, p := range paths {
+		errs = append(errs, fmt.Errorf("drive: file from sync %s: it keeps changing", p))
+	}
+	return errors.Join(errs...)
+}
+
+// arriveOnce is one round of arrive; it returns the paths whose file
+// changed while it was read.
+func (s *Service) arriveOnce(paths []string, bySync bool) (again []string, _ error) {
 	type read struct {
 		path string
 		fi   fs.FileInfo
@@ -77,10 +113,6 @@ func (s *Service) Arrived(paths ...string) error {
 	var reads []read
 	var errs []error
 	for _, path := range paths {
-		if !validPath(path) {
-			s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", path)
-			continue
-		}
 		fi, err := s.root.Lstat(filepath.FromSlash(path))
 		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
 			errs = append(errs, s.forgetDisk(path))
@@ -98,21 +130,20 @@ func (s *Service) Arrived(paths ...string) error {
 		reads = append(reads, read{path, fi, sum, head})
 	}
 	if len(reads) == 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
-	var again, listed []string
+	var listed []string
 	var eff effect
 	s.writeMu.Lock()
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		eff, again, listed = effect{}, nil, nil
 		for _, r := range reads {
 			if fi, err := s.root.Lstat(filepath.FromSlash(r.path)); err != nil || !sameFile(fi, r.fi) {
-				again = append(again, r.path) // it changed while it was read
+				again = append(again, r.path)
 				continue
 			}
-			d := newDiskRecord(r.path, r.fi, r.sum, r.head)
 			isListed := false
-			if err := updateRecord(tx, r.path, &eff, diskUpdate(d, r.sum, true, &isListed)); err != nil {
+			if err := updateRecord(tx, r.path, &eff, diskUpdate(newDiskRecord(r.path, r.fi, r.sum, r.head), r.sum, bySync, &isListed)); err != nil {
 				return err
 			}
 			if isListed {
@@ -123,43 +154,13 @@ func (s *Service) Arrived(paths ...string) error {
 	})
 	s.writeMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("drive: files from sync: %w", err)
+		return nil, errors.Join(append(errs, fmt.Errorf("drive: files from sync: %w", err))...)
 	}
 	s.afterCommit(eff)
 	for _, p := range listed {
 		s.logger.Info("file from sync listed without its details", "path", p)
 	}
-	for _, p := range again {
-		errs = append(errs, s.arrived(p, true))
-	}
-	return errors.Join(errs...)
-}
-
-// arrived reads the file at path and lists it if nothing else describes
-// it. bySync is false for a scan of the folder: the content of a file
-// removed here is then what a crash kept the removal from deleting
-// (sweepRemoved deletes it at the next start), not an arrival.
-func (s *Service) arrived(path string, bySync bool) error {
-	fp := filepath.FromSlash(path)
-	for range 3 {
-		fi, err := s.root.Lstat(fp)
-		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
-			return s.forgetDisk(path)
-		}
-		if err != nil {
-			return fmt.Errorf("drive: file from sync %s: %w", path, err)
-		}
-		sum, head, err := s.hashHead(path)
-		if err != nil {
-			return err
-		}
-		done, err := s.recordDisk(path, fi, sum, head, bySync)
-		if done || err != nil {
-			return err
-		}
-		// The file changed while it was read: read it again.
-	}
-	return fmt.Errorf("drive: file from sync %s: it keeps changing", path)
+	return again, errors.Join(errs...)
 }
 
 // hashHead returns the SHA-256 of the file at path and its first sniffLen
@@ -182,31 +183,6 @@ func (s *Service) hashHead(path string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), head, nil
-}
-
-// recordDisk lists the file read at path, unless it changed since it was
-// read (then it reports false).
-func (s *Service) recordDisk(path string, read fs.FileInfo, sum string, head []byte, bySync bool) (bool, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if fi, err := s.root.Lstat(filepath.FromSlash(path)); err != nil || !sameFile(fi, read) {
-		return false, nil
-	}
-	d := newDiskRecord(path, read, sum, head)
-	listed := false
-	var eff effect
-	err := s.st.Update(func(tx *bolt.Tx) error {
-		eff, listed = effect{}, false
-		return updateRecord(tx, path, &eff, diskUpdate(d, sum, bySync, &listed))
-	})
-	if err != nil {
-		return false, fmt.Errorf("drive: file from sync %s: %w", path, err)
-	}
-	s.afterCommit(eff)
-	if listed {
-		s.logger.Info("file from sync listed without its details", "path", path, "size", d.Size)
-	}
-	return true, nil
 }
 
 func newDiskRecord(path string, read fs.FileInfo, sum string, head []byte) *diskRecord {
@@ -371,7 +347,7 @@ func (s *Service) removeArrived(path string) (bool, error) {
 		return deleted, err
 	}
 	// Not what the listing said: look again at what is there.
-	return false, s.arrived(path, true)
+	return false, s.arrive([]string{path}, true)
 }
 
 // scanFolder brings the listing of files without details up to date with
@@ -453,10 +429,8 @@ func (s *Service) scanFolder() error {
 	s.mu.Lock()
 	s.used = used
 	s.mu.Unlock()
-	for _, p := range check {
-		if err := s.arrived(p, false); err != nil {
-			s.logger.Warn("reading a file in the drive folder", "path", p, "error", err)
-		}
+	if err := s.arrive(check, false); err != nil {
+		s.logger.Warn("reading files in the drive folder", "error", err)
 	}
 	for _, p := range gone {
 		if err := s.forgetDisk(p); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func TestStockSyncthingAndTheDrivePage(t *testing.T) {
 	// A message written at the box reaches the stock peer's journal folder.
 	cookie := enterHTTP(t, d)
 	postForm(t, d, cookie, "chat/général", "text=Pour+les+archives")
-	jdir := filepath.Join(stock.Folder, "tiersbox-journal", strings.ToLower(hexID(id)))
+	jdir := filepath.Join(stock.Folder, "tiersbox-journal", hex.EncodeToString(id[:]))
 	waitUntil(t, "the journal at the stock peer", 30*time.Second, func() bool {
 		segs, _ := filepath.Glob(filepath.Join(jdir, "*.tj"))
 		for _, s := range segs {
@@ -56,14 +57,4 @@ func TestStockSyncthingAndTheDrivePage(t *testing.T) {
 		return false
 	})
 	d.stop(t, syscall.SIGTERM)
-}
-
-func hexID(id protocol.DeviceID) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
-	for _, c := range id[:] {
-		b.WriteByte(digits[c>>4])
-		b.WriteByte(digits[c&15])
-	}
-	return b.String()
 }

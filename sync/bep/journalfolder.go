@@ -188,19 +188,11 @@ func (jf *journalFolder) readAt(name string, off int64, size int) ([]byte, error
 	if !ok {
 		return nil, protocol.ErrNoSuchFile
 	}
-	jf.mu.Lock()
-	var seg *segment
-	for i := range jf.segs[o] {
-		if jf.segs[o][i].first == first {
-			s := jf.segs[o][i]
-			seg = &s
-		}
-	}
-	jf.mu.Unlock()
-	if seg == nil {
+	seg, ok := jf.segment(o, first)
+	if !ok {
 		return nil, protocol.ErrNoSuchFile
 	}
-	data, err := jf.read(o, *seg)
+	data, err := jf.read(o, seg)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +200,18 @@ func (jf *journalFolder) readAt(name string, off int64, size int) ([]byte, error
 		return nil, protocol.ErrNoSuchFile
 	}
 	return data[off : off+int64(size)], nil
+}
+
+// segment returns the segment of origin o that starts at first.
+func (jf *journalFolder) segment(o journal.Origin, first uint64) (segment, bool) {
+	jf.mu.Lock()
+	defer jf.mu.Unlock()
+	for _, s := range jf.segs[o] {
+		if s.first == first {
+			return s, true
+		}
+	}
+	return segment{}, false
 }
 
 // errSegment marks a segment whose content cannot be taken in.

@@ -67,7 +67,6 @@ type Node struct {
 
 	mu         sync.Mutex
 	peers      map[protocol.DeviceID]*peer
-	lastSeen   map[protocol.DeviceID]time.Time
 	discovered map[protocol.DeviceID][]string
 	backoff    map[protocol.DeviceID]*retry
 
@@ -95,7 +94,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n := &Node{
 		opts: opts, me: opts.Identity.DeviceID, logger: opts.Logger,
-		peers: map[protocol.DeviceID]*peer{}, lastSeen: map[protocol.DeviceID]time.Time{},
+		peers:      map[protocol.DeviceID]*peer{},
 		discovered: map[protocol.DeviceID][]string{}, backoff: map[protocol.DeviceID]*retry{},
 		wake: make(chan struct{}, 1), scanNow: make(chan struct{}, 1), refreshes: make(chan struct{}, 1),
 		pullNow:  map[string]chan struct{}{FolderJournal: make(chan struct{}, 1), FolderDrive: make(chan struct{}, 1)},
@@ -136,6 +135,14 @@ func signal(c chan struct{}) {
 	case c <- struct{}{}:
 	default:
 	}
+}
+
+// index returns this box's index of a folder.
+func (n *Node) index(folder string) *localIndex {
+	if folder == FolderJournal {
+		return n.jIdx
+	}
+	return n.dIdx
 }
 
 // DeviceID returns this box's device ID.
@@ -329,7 +336,6 @@ func (n *Node) removePeer(p *peer) {
 	if n.peers[p.id] == p {
 		delete(n.peers, p.id)
 	}
-	n.lastSeen[p.id] = now
 	n.mu.Unlock()
 	// Kept in the links, so that staff see it after a restart too.
 	if err := n.opts.Links.Seen(p.id, now, p.mc.in.Load(), p.mc.out.Load()); err != nil {

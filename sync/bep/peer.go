@@ -43,12 +43,7 @@ func (p *peer) dialer() protocol.DeviceID {
 	return p.id
 }
 
-func (p *peer) local(folder string) *localIndex {
-	if folder == FolderJournal {
-		return p.node.jIdx
-	}
-	return p.node.dIdx
-}
+func (p *peer) local(folder string) *localIndex { return p.node.index(folder) }
 
 // ClusterConfig learns which folders the peer shares and where to resume
 // in each direction, and starts sending this box's index.
@@ -296,11 +291,7 @@ func (p *peer) DownloadProgress(protocol.Connection, *protocol.DownloadProgress)
 func (p *peer) Closed(_ protocol.Connection, err error) {
 	p.cancel()
 	p.node.removePeer(p)
-	level := p.node.logger.Info
-	if err != nil && !errors.Is(err, context.Canceled) {
-		level = p.node.logger.Info
-	}
-	level("sync: disconnected", "device", p.id.Short(), "reason", fmt.Sprint(err), "in", p.mc.in.Load(), "out", p.mc.out.Load())
+	p.node.logger.Info("sync: disconnected", "device", p.id.Short(), "reason", fmt.Sprint(err), "in", p.mc.in.Load(), "out", p.mc.out.Load())
 	signal(p.node.wake)
 }
 

@@ -163,10 +163,7 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 		peers = append(peers, p)
 	}
 	n.mu.Unlock()
-	li := n.dIdx
-	if folder == FolderJournal {
-		li = n.jIdx
-	}
+	li := n.index(folder)
 	best := map[string]*want{}
 	for _, p := range peers {
 		p.mu.Lock()
@@ -270,8 +267,8 @@ func (n *Node) pullOne(ctx context.Context, folder string, w want) error {
 			return err
 		}
 		n.logger.Info("sync: removed a file a peer deleted", "file", w.f.Name)
-		if n.opts.Drive != nil && w.f.Type == protocol.FileInfoTypeFile {
-			return n.opts.Drive.Departed(w.f.Name)
+		if n.df.hooks != nil && w.f.Type == protocol.FileInfoTypeFile {
+			return n.df.hooks.Departed(w.f.Name)
 		}
 		return nil
 	case w.f.IsDirectory():
@@ -303,16 +300,8 @@ func (n *Node) pullSegment(ctx context.Context, w want) error {
 	o, first, _ := parseSegmentName(w.f.Name)
 	var have []byte
 	if lf, ok := n.jIdx.get(w.f.Name); ok && !lf.IsDeleted() {
-		n.jf.mu.Lock()
-		var seg *segment
-		for _, s := range n.jf.segs[o] {
-			if s.first == first {
-				seg = &s
-			}
-		}
-		n.jf.mu.Unlock()
-		if seg != nil {
-			have, _ = n.jf.read(o, *seg)
+		if seg, ok := n.jf.segment(o, first); ok {
+			have, _ = n.jf.read(o, seg)
 		}
 	}
 	data := make([]byte, w.f.Size)
@@ -429,10 +418,10 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		return err
 	}
 	n.logger.Debug("sync: received a file", "file", f.Name, "size", f.Size)
-	if copyName != "" && n.opts.Drive != nil {
+	if copyName != "" && n.df.hooks != nil {
 		// This box's version, kept aside as Syncthing does, stays listed.
 		n.logger.Info("sync: kept this box's version of a file changed on both sides", "file", f.Name, "copy", copyName)
-		return n.opts.Drive.Arrived(copyName)
+		return n.df.hooks.Arrived(copyName)
 	}
 	return nil
 }

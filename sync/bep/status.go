@@ -48,9 +48,6 @@ func (n *Node) Status() ([]PeerStatus, error) {
 		n.mu.Lock()
 		p := n.peers[d.ID]
 		s := PeerStatus{ID: d.ID, Name: d.Name, LastSeen: d.LastSeen, InBytes: d.InBytes, OutBytes: d.OutBytes}
-		if t, ok := n.lastSeen[d.ID]; ok && t.After(s.LastSeen) {
-			s.LastSeen = t
-		}
 		n.mu.Unlock()
 		if p != nil {
 			s.Connected = true
@@ -74,10 +71,7 @@ func (n *Node) Status() ([]PeerStatus, error) {
 
 func (n *Node) folderState(p *peer, folder string) FolderState {
 	st := FolderState{ID: folder}
-	li := n.dIdx
-	if folder == FolderJournal {
-		li = n.jIdx
-	}
+	li := n.index(folder)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	li.mu.Lock() // after p.mu, as everywhere

@@ -10,16 +10,22 @@ import (
 // Frame layout of one entry, the same bytes in the database and, later, in
 // the segment files box-to-box sync copies:
 //
-//	magic "TJ" | version 1 | uvarint bodyLen | body | CRC-32C(body), 4 bytes big-endian
+//	magic "TJ" | version | uvarint bodyLen | body | CRC-32C(body), 4 bytes big-endian
 //	body = origin (32 bytes) | uvarint seq | uvarint time | string kind
 //	       | string target | string author | bytes payload
 //
 // where string and bytes are a uvarint length and the bytes. The CRC makes
 // a torn or damaged frame detectable; the length lets a reader skip to the
 // next frame.
+//
+// Version 1 is an entry as written. Version 2 is an erased entry (see
+// erase.go): its target, author and payload are the same lengths but all
+// zero bytes, so the frame keeps its size and the segments cut from the
+// journal keep their boundaries.
 
 const (
-	frameVersion = 1
+	frameVersion  = 1
+	erasedVersion = 2
 	// MaxPayload bounds one entry's payload. It is above the largest pad
 	// (box/pad.MaxBytes), so a second of a pad's edits always fits.
 	MaxPayload = 16 << 20
@@ -46,7 +52,11 @@ func (e *Entry) Encode() []byte {
 	body = append(body, e.Payload...)
 
 	out := make([]byte, 0, len(body)+16)
-	out = append(out, 'T', 'J', frameVersion)
+	version := byte(frameVersion)
+	if e.Erased {
+		version = erasedVersion
+	}
+	out = append(out, 'T', 'J', version)
 	out = binary.AppendUvarint(out, uint64(len(body)))
 	out = append(out, body...)
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(body, crcTable))
@@ -64,9 +74,10 @@ func Decode(b []byte) (Entry, int, error) {
 	if b[0] != 'T' || b[1] != 'J' {
 		return e, 0, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
-	if b[2] != frameVersion {
+	if b[2] != frameVersion && b[2] != erasedVersion {
 		return e, 0, fmt.Errorf("%w: unknown version %d", ErrCorrupt, b[2])
 	}
+	e.Erased = b[2] == erasedVersion
 	n, k := binary.Uvarint(b[3:])
 	if k <= 0 || n > MaxPayload+4*maxString+64 {
 		return e, 0, fmt.Errorf("%w: bad length", ErrCorrupt)
@@ -139,5 +150,17 @@ func (e *Entry) decodeBody(b []byte) error {
 	if e.Seq == 0 {
 		return fmt.Errorf("%w: sequence 0", ErrCorrupt)
 	}
+	if e.Erased && !(allZero([]byte(e.Target)) && allZero([]byte(e.Author)) && allZero(e.Payload)) {
+		return fmt.Errorf("%w: an erased entry that still holds content", ErrCorrupt)
+	}
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

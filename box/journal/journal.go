@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,9 @@ type Entry struct {
 	Target  string
 	Author  string
 	Payload []byte
+	// Erased marks an entry whose content was erased (erase.go): its
+	// target, author and payload are zero bytes of their former lengths.
+	Erased bool
 }
 
 // Draft is what a caller appends; the journal assigns origin, sequence
@@ -78,6 +82,9 @@ var (
 type Options struct {
 	// Now returns the wall-clock time; nil means time.Now.
 	Now func() time.Time
+	// Erasable are the kinds an erasure request may erase (erase.go);
+	// entries of other kinds are never erased.
+	Erasable []Kind
 }
 
 // Journal appends to this box's journal and stores other boxes' entries.
@@ -89,8 +96,11 @@ type Journal struct {
 	mu    sync.Mutex // serialises appends and the clock
 	clock clock
 
+	erasable map[Kind]bool
+
 	watchMu  sync.Mutex
 	watchers []func(Origin, uint64)
+	erasedW  []func(Origin, uint64)
 }
 
 // Watch registers f, called after every commit that adds entries, with
@@ -131,7 +141,10 @@ func indexKey(target string, o Origin, seq uint64) []byte {
 
 // Open opens the journal of the box origin in an open store.
 func Open(st *store.Store, origin Origin, opts Options) (*Journal, error) {
-	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}}
+	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}, erasable: make(map[Kind]bool)}
+	for _, k := range opts.Erasable {
+		j.erasable[k] = true
+	}
 	if j.clock.now == nil {
 		j.clock.now = time.Now
 	}
@@ -183,7 +196,9 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 	defer j.mu.Unlock()
 	saved := j.clock.last
 	var out []Entry
+	erased := make(map[Origin]uint64)
 	err := j.st.Update(func(tx *bolt.Tx) error {
+		clear(erased)
 		b, err := tx.Bucket(store.BucketJournal).CreateBucketIfNotExists(j.origin[:])
 		if err != nil {
 			return err
@@ -205,6 +220,9 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 			}
 			out = append(out, e)
 		}
+		if err := j.applyErasures(tx, out, erased); err != nil {
+			return err
+		}
 		if also != nil {
 			return also(tx, out)
 		}
@@ -219,7 +237,17 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 	if len(out) > 0 {
 		j.notify(map[Origin]uint64{j.origin: out[len(out)-1].Seq})
 	}
+	j.notifyErased(erased)
 	return out, nil
+}
+
+// checkEntry checks an entry from another box as checkDraft checks a
+// draft; an erased entry's target is zero bytes, which a draft's may not be.
+func checkEntry(e Entry) error {
+	if e.Erased {
+		return checkDraft(Draft{Kind: e.Kind, Payload: e.Payload, Author: e.Author, Target: strings.Repeat("x", len(e.Target))})
+	}
+	return checkDraft(Draft{e.Kind, e.Target, e.Author, e.Payload})
 }
 
 func checkDraft(d Draft) error {
@@ -247,14 +275,18 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 	defer j.mu.Unlock()
 	added := 0
 	grown := make(map[Origin]uint64)
+	erased := make(map[Origin]uint64)
 	err := j.st.Update(func(tx *bolt.Tx) error {
 		clear(grown)
+		clear(erased)
+		added = 0
 		idx := tx.Bucket(store.BucketJournalIndex)
+		var stored []Entry
 		for _, e := range entries {
 			if e.Origin == j.origin {
 				return ErrOwnOrigin
 			}
-			if err := checkDraft(Draft{e.Kind, e.Target, e.Author, e.Payload}); err != nil {
+			if err := checkEntry(e); err != nil {
 				return err
 			}
 			b, err := tx.Bucket(store.BucketJournal).CreateBucketIfNotExists(e.Origin[:])
@@ -270,21 +302,37 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 			case e.Seq == 0 || e.Seq > last+1:
 				return fmt.Errorf("%w: %v seq %d after %d", ErrGap, e.Origin, e.Seq, last)
 			case e.Seq <= last:
-				if string(b.Get(seqKey(e.Seq))) != string(frame) {
-					return fmt.Errorf("%w: %v seq %d", ErrConflict, e.Origin, e.Seq)
+				old := b.Get(seqKey(e.Seq))
+				if string(old) == string(frame) {
+					continue
 				}
-				continue
+				// The origin erased the entry since this box copied
+				// it (or the other way round): the erased form wins.
+				was, _, err := Decode(old)
+				switch {
+				case err == nil && e.Erased && !was.Erased && blankOf(e, was):
+					if err := j.blank(tx, b, was, erased); err != nil {
+						return err
+					}
+					continue
+				case err == nil && was.Erased && !e.Erased && blankOf(was, e):
+					continue
+				}
+				return fmt.Errorf("%w: %v seq %d", ErrConflict, e.Origin, e.Seq)
 			}
 			if err := b.Put(seqKey(e.Seq), frame); err != nil {
 				return err
 			}
-			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
-				return err
+			if !e.Erased {
+				if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
+					return err
+				}
 			}
 			grown[e.Origin] = e.Seq
+			stored = append(stored, e)
 			added++
 		}
-		return nil
+		return j.applyErasures(tx, stored, erased)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("journal: ingest: %w", err)
@@ -293,6 +341,7 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 		j.clock.observe(e.Time)
 	}
 	j.notify(grown)
+	j.notifyErased(erased)
 	return added, nil
 }
 

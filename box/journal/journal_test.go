@@ -178,6 +178,8 @@ func TestFrameRoundTripAndDamage(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add((&Entry{Origin: boxA, Seq: 1, Kind: "k", Payload: []byte("p")}).Encode())
 	f.Add([]byte("TJ\x01\x00"))
+	erased := Blanked(Entry{Origin: boxA, Seq: 2, Kind: "chat.post", Target: "chat/g", Author: "ana", Payload: []byte("p")})
+	f.Add(erased.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, n, err := Decode(b)
 		if err != nil {

@@ -95,7 +95,7 @@ func (b *testBox) start(t *testing.T, name string) {
 	if b.st, err = store.Open(b.dir, store.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if b.j, err = journal.Open(b.st, journal.Origin(b.id.DeviceID), journal.Options{}); err != nil {
+	if b.j, err = journal.Open(b.st, journal.Origin(b.id.DeviceID), journal.Options{Erasable: []journal.Kind{"chat.post"}}); err != nil {
 		t.Fatal(err)
 	}
 	b.links = link.New(b.st, b.id.DeviceID)

@@ -22,12 +22,20 @@ import (
 // every box cuts an origin's journal the same way.
 const SegmentSize = 1 << 20
 
-// segment is one segment file of an origin: entries first..last.
+// segment is one segment file of an origin: entries first..last, of
+// which erased were erased.
 type segment struct {
 	first, last uint64
+	erased      uint64
 	size        int64
 	lastTime    journal.Time
 }
+
+// version is the segment's version counter: it grows by one with every
+// entry added and every entry erased, which only the origin does, so the
+// versions of one segment are totally ordered and any holder of the same
+// entries announces the same one.
+func (s segment) version() uint64 { return s.last + s.erased }
 
 func segmentName(o journal.Origin, first uint64) string {
 	return fmt.Sprintf("%s/%016d.tj", hex.EncodeToString(o[:]), first)
@@ -70,7 +78,7 @@ func newJournalFolder(j *journal.Journal, idx *localIndex, logger *slog.Logger, 
 		return nil, err
 	}
 	for o := range heads {
-		if err := jf.refresh(o); err != nil {
+		if err := jf.refresh(o, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -79,11 +87,20 @@ func newJournalFolder(j *journal.Journal, idx *localIndex, logger *slog.Logger, 
 
 // refresh reads the entries of origin o that are not yet in its
 // segments, cuts them into segments, and announces the segments that
-// changed.
-func (jf *journalFolder) refresh(o journal.Origin) error {
+// changed. Entries from erasedFrom on (0: none) were erased since they
+// were read: their segments are read again.
+func (jf *journalFolder) refresh(o journal.Origin, erasedFrom uint64) error {
 	jf.mu.Lock()
 	defer jf.mu.Unlock()
 	segs := jf.segs[o]
+	if erasedFrom > 0 {
+		for i, s := range segs {
+			if s.last >= erasedFrom {
+				segs = segs[:i]
+				break
+			}
+		}
+	}
 	after := uint64(0)
 	if n := len(segs); n > 0 {
 		after = segs[n-1].last
@@ -98,6 +115,9 @@ func (jf *journalFolder) refresh(o journal.Origin) error {
 		}
 		s := &segs[n-1]
 		s.last, s.size, s.lastTime = e.Seq, s.size+size, e.Time
+		if e.Erased {
+			s.erased++
+		}
 		touched[s.first] = true
 		return nil
 	})
@@ -116,7 +136,7 @@ func (jf *journalFolder) refresh(o journal.Origin) error {
 	for _, s := range segs {
 		name := segmentName(o, s.first)
 		old, ok := jf.idx.get(name)
-		if ok && !touched[s.first] && old.Size == s.size && old.Version.Counter(shortOf(o)) == s.last {
+		if ok && !touched[s.first] && old.Size == s.size && old.Version.Counter(shortOf(o)) == s.version() {
 			continue // announced already, as it is
 		}
 		data, err := jf.read(o, s)
@@ -151,14 +171,15 @@ func (jf *journalFolder) read(o journal.Origin, s segment) ([]byte, error) {
 }
 
 // segmentFile describes a segment as Syncthing describes a file. The
-// version vector counts the origin's entries, so it grows with the
-// segment and is the same at every box that holds the same entries.
+// version vector has one counter, the origin's (segment.version), so it
+// grows with the segment and is the same at every box that holds the same
+// entries.
 func segmentFile(name string, o journal.Origin, s segment, data []byte) protocol.FileInfo {
 	wall := s.lastTime.Wall()
 	f := protocol.FileInfo{
 		Name: name, Type: protocol.FileInfoTypeFile, Size: int64(len(data)), Permissions: 0o644,
 		ModifiedS: wall.Unix(), ModifiedNs: int32(wall.Nanosecond()), ModifiedBy: shortOf(o),
-		Version: protocol.Vector{Counters: []protocol.Counter{{ID: shortOf(o), Value: s.last}}},
+		Version: protocol.Vector{Counters: []protocol.Counter{{ID: shortOf(o), Value: s.version()}}},
 	}
 	f.RawBlockSize = int32(protocol.BlockSize(f.Size))
 	f.Blocks = blocksOf(data, int(f.RawBlockSize))
@@ -219,7 +240,9 @@ var errSegment = errors.New("bep: journal segment refused")
 
 // ingest takes in the bytes of a segment a peer sent: every frame must
 // decode, come from the segment's origin and follow the one before. A
-// torn last frame is left for later. It returns the entries that were new.
+// torn last frame is left for later. Entries this box holds already are
+// taken again only when the segment has them erased. It returns the
+// entries that were new.
 func (jf *journalFolder) ingest(name string, data []byte) ([]journal.Entry, error) {
 	o, first, ok := parseSegmentName(name)
 	if !ok {
@@ -240,9 +263,12 @@ func (jf *journalFolder) ingest(name string, data []byte) ([]journal.Entry, erro
 	if err != nil {
 		return nil, err
 	}
-	var entries []journal.Entry
+	var entries, fresh []journal.Entry
 	for _, e := range all {
 		if e.Seq > head {
+			fresh = append(fresh, e)
+		}
+		if e.Seq > head || e.Erased {
 			entries = append(entries, e)
 		}
 	}
@@ -255,10 +281,10 @@ func (jf *journalFolder) ingest(name string, data []byte) ([]journal.Entry, erro
 		}
 		return nil, fmt.Errorf("bep: take in %s: %w", name, err)
 	}
-	if jf.ingested != nil {
-		jf.ingested(entries)
+	if jf.ingested != nil && len(fresh) > 0 {
+		jf.ingested(fresh)
 	}
-	return entries, nil
+	return fresh, nil
 }
 
 // parseSegment reads the frames of segment name (origin o, first entry

@@ -74,7 +74,7 @@ type Node struct {
 	scanNow   chan struct{}
 	pullNow   map[string]chan struct{}
 	dirtyMu   sync.Mutex
-	dirty     map[journal.Origin]bool
+	dirty     map[journal.Origin]uint64 // origin → lowest entry erased since the last refresh, 0 if none
 	refreshes chan struct{}
 }
 
@@ -98,7 +98,7 @@ func New(opts Options) (*Node, error) {
 		discovered: map[protocol.DeviceID][]string{}, backoff: map[protocol.DeviceID]*retry{},
 		wake: make(chan struct{}, 1), scanNow: make(chan struct{}, 1), refreshes: make(chan struct{}, 1),
 		pullNow:  map[string]chan struct{}{FolderJournal: make(chan struct{}, 1), FolderDrive: make(chan struct{}, 1)},
-		dirty:    map[journal.Origin]bool{},
+		dirty:    map[journal.Origin]uint64{},
 		inflight: semaphore.NewWeighted(inflightBytes),
 		cand:     map[string]map[string]bool{},
 	}
@@ -116,7 +116,17 @@ func New(opts Options) (*Node, error) {
 	n.df = &driveFolder{root: opts.DriveDir, me: n.me.Short(), idx: n.dIdx, hooks: opts.Drive, logger: n.logger}
 	opts.Journal.Watch(func(o journal.Origin, _ uint64) {
 		n.dirtyMu.Lock()
-		n.dirty[o] = true
+		if _, ok := n.dirty[o]; !ok {
+			n.dirty[o] = 0
+		}
+		n.dirtyMu.Unlock()
+		signal(n.refreshes)
+	})
+	opts.Journal.WatchErased(func(o journal.Origin, lowest uint64) {
+		n.dirtyMu.Lock()
+		if low, ok := n.dirty[o]; !ok || low == 0 || lowest < low {
+			n.dirty[o] = lowest
+		}
 		n.dirtyMu.Unlock()
 		signal(n.refreshes)
 	})
@@ -436,10 +446,10 @@ func (n *Node) refreshLoop(ctx context.Context) {
 		}
 		n.dirtyMu.Lock()
 		origins := n.dirty
-		n.dirty = map[journal.Origin]bool{}
+		n.dirty = map[journal.Origin]uint64{}
 		n.dirtyMu.Unlock()
-		for o := range origins {
-			if err := n.jf.refresh(o); err != nil {
+		for o, erasedFrom := range origins {
+			if err := n.jf.refresh(o, erasedFrom); err != nil {
 				n.logger.Error("sync: announce journal", "origin", o.String(), "error", err)
 			}
 		}

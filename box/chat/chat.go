@@ -423,7 +423,11 @@ func (s *Service) Apply(entries ...journal.Entry) error {
 	return nil
 }
 
-func isChat(k journal.Kind) bool { return strings.HasPrefix(string(k), "chat.") }
+// isChat reports whether chat applies entries of kind k: its own, and
+// erasure requests, which hide the messages they erase (box/journal).
+func isChat(k journal.Kind) bool {
+	return strings.HasPrefix(string(k), "chat.") || k == journal.KindErase
+}
 
 // catchUp applies the journal entries after the last ones applied, origin
 // by origin.
@@ -608,6 +612,8 @@ func apply(tx *bolt.Tx, e journal.Entry) ([]Event, error) {
 		return nil, applyChannel(tx, e)
 	case KindMute:
 		return nil, applyMute(tx, e)
+	case journal.KindErase:
+		return applyErase(tx, e)
 	}
 	return nil, nil
 }
@@ -678,17 +684,24 @@ func applyRemove(tx *bolt.Tx, e journal.Entry) ([]Event, error) {
 	if err := g.Put(append(append([]byte(nil), ref...), e.Author...), []byte(e.Kind)); err != nil {
 		return nil, err
 	}
+	return removeMessage(tx, o, seq, channel, e.Kind == KindDelete, e.Author)
+}
+
+// removeMessage takes message o/seq out of what visitors read, if it is
+// there (and in channel, unless channel is ""); byAuthor: only if author
+// wrote it.
+func removeMessage(tx *bolt.Tx, o journal.Origin, seq uint64, channel string, byAuthor bool, author string) ([]Event, error) {
 	loc := tx.Bucket(store.BucketChat).Bucket(bucketIDs)
 	if loc == nil {
 		return nil, nil
 	}
-	where := loc.Get(ref)
+	where := loc.Get(refKey(o, seq))
 	if where == nil {
 		return nil, nil // the message has not arrived; the tombstone waits for it
 	}
 	msgChannel, key, _ := strings.Cut(string(where), "\x00")
 	msgs := tx.Bucket(store.BucketChat).Bucket(messagesBucket(msgChannel))
-	if msgs == nil || msgChannel != channel {
+	if msgs == nil || (channel != "" && msgChannel != channel) {
 		return nil, nil
 	}
 	raw := msgs.Get([]byte(key))
@@ -697,14 +710,47 @@ func applyRemove(tx *bolt.Tx, e journal.Entry) ([]Event, error) {
 	}
 	var m storedMessage
 	json.Unmarshal(raw, &m)
-	if e.Kind == KindDelete && m.Author != e.Author {
+	if byAuthor && m.Author != author {
 		return nil, nil // only its author deletes a message
 	}
 	if err := msgs.Delete([]byte(key)); err != nil {
 		return nil, err
 	}
 	id := MessageID(o, seq)
-	return []Event{{Type: "remove", ID: id, Message: Message{ID: id, Channel: channel}}}, nil
+	return []Event{{Type: "remove", ID: id, Message: Message{ID: id, Channel: msgChannel}}}, nil
+}
+
+// applyErase hides the messages an erasure request names: any message of
+// the box that made the request (its staff or its retention decided), and
+// elsewhere only the requester's own messages. Tombstones wait for
+// messages that have not arrived, as for removals.
+func applyErase(tx *bolt.Tx, e journal.Entry) ([]Event, error) {
+	refs, err := journal.ParseErase(e)
+	if err != nil {
+		return nil, nil
+	}
+	g, err := sub(tx, bucketGone)
+	if err != nil {
+		return nil, err
+	}
+	var events []Event
+	for _, r := range refs {
+		kind := KindDelete
+		if r.Origin == e.Origin {
+			kind = KindRemove
+		} else if e.Author == "" {
+			continue
+		}
+		if err := g.Put(append(refKey(r.Origin, r.Seq), e.Author...), []byte(kind)); err != nil {
+			return nil, err
+		}
+		ev, err := removeMessage(tx, r.Origin, r.Seq, "", kind == KindDelete, e.Author)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, ev...)
+	}
+	return events, nil
 }
 
 func loadChannel(tx *bolt.Tx, channel string) channelState {
@@ -807,4 +853,24 @@ func applyMute(tx *bolt.Tx, e journal.Entry) error {
 	}
 	raw, _ := json.Marshal(muteState{Until: p.Until, Time: e.Time, Origin: hex.EncodeToString(e.Origin[:]), Seq: e.Seq})
 	return b.Put(key, raw)
+}
+
+// Post is a message as its journal entry holds it.
+type Post struct {
+	Channel string
+	Nick    string
+	Text    string
+}
+
+// ParsePost reads a KindPost entry as the chat reads it.
+func ParsePost(e journal.Entry) (Post, error) {
+	channel, ok := channelOf(e)
+	var p postPayload
+	if e.Kind != KindPost || !ok {
+		return Post{}, fmt.Errorf("chat: entry %v/%d is not a message", e.Origin, e.Seq)
+	}
+	if err := json.Unmarshal(e.Payload, &p); err != nil {
+		return Post{}, fmt.Errorf("chat: entry %v/%d: %w", e.Origin, e.Seq, err)
+	}
+	return Post{Channel: channel, Nick: p.Nick, Text: p.Text}, nil
 }

@@ -501,8 +501,8 @@ func (s *Service) commit(entries []journal.Entry, also func(tx *bolt.Tx) error) 
 // log) those that are invalid.
 func (s *Service) applyEntries(tx *bolt.Tx, entries []journal.Entry, eff *effect) error {
 	for _, e := range entries {
-		if !isDriveKind(e.Kind) {
-			continue
+		if !isDriveKind(e.Kind) || e.Erased {
+			continue // an erased file entry's removal did the work
 		}
 		c, err := parseEntry(e)
 		if err != nil {

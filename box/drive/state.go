@@ -363,3 +363,16 @@ func applyTx(tx *bolt.Tx, c change, eff *effect) error {
 	}
 	return nil
 }
+
+// ParseFile reads the details of a KindFile entry, checked as the drive
+// checks them before applying the entry.
+func ParseFile(e journal.Entry) (FilePayload, error) {
+	if e.Kind != KindFile {
+		return FilePayload{}, fmt.Errorf("%w: %s is not a file entry", errEntry, e.Kind)
+	}
+	c, err := parseEntry(e)
+	if err != nil {
+		return FilePayload{}, err
+	}
+	return c.file.FilePayload, nil
+}

@@ -876,7 +876,9 @@ type Version struct {
 	Author string // pseudonymous visitor ID, "" for several or unknown
 }
 
-func versionID(e journal.Entry) string { return fmt.Sprintf("%x-%d", e.Origin[:8], e.Seq) }
+// VersionID names the version of a pad that entry e made, as its history
+// pages do.
+func VersionID(e journal.Entry) string { return fmt.Sprintf("%x-%d", e.Origin[:8], e.Seq) }
 
 // entries returns the pad's journal entries in time order.
 func (s *Service) entries(name string) ([]journal.Entry, error) {
@@ -907,7 +909,7 @@ func (s *Service) History(name string) ([]Version, error) {
 	}
 	out := make([]Version, 0, len(es))
 	for i := len(es) - 1; i >= 0; i-- {
-		out = append(out, Version{ID: versionID(es[i]), Time: es[i].Time.Wall(), Author: es[i].Author})
+		out = append(out, Version{ID: VersionID(es[i]), Time: es[i].Time.Wall(), Author: es[i].Author})
 	}
 	return out, nil
 }
@@ -925,7 +927,7 @@ func (s *Service) At(name, id string) (string, Version, error) {
 	doc := ydoc.NewDoc(ydoc.Options{ClientID: s.clientID})
 	for _, e := range es {
 		doc.ApplyUpdate(e.Payload)
-		if versionID(e) == id {
+		if VersionID(e) == id {
 			return doc.Text(ContentName).String(), Version{ID: id, Time: e.Time.Wall(), Author: e.Author}, nil
 		}
 	}

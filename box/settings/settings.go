@@ -31,6 +31,9 @@ type Settings struct {
 	// Licence is what documents added to the drive are shared under,
 	// unless the visitor chooses another; empty means DefaultLicence.
 	Licence string `json:"licence,omitempty"`
+	// ChatRetentionDays: chat messages written at this box are erased
+	// this many days after they were written; 0 keeps them.
+	ChatRetentionDays int `json:"chat_retention_days,omitempty"`
 }
 
 // DefaultLicence is the drive's licence until staff choose one: free to

@@ -66,6 +66,7 @@ type daemon struct {
 	stdout *syncBuffer
 	stderr *syncBuffer
 	done   chan error
+	data   string // its data folder, when the test needs it
 }
 
 // hostPort is where the daemon listens, such as 127.0.0.1:41234.

@@ -22,6 +22,7 @@ import (
 	"tiersbox/box/journal"
 	"tiersbox/box/metrics"
 	"tiersbox/box/pad"
+	"tiersbox/box/privacy"
 	"tiersbox/box/settings"
 	"tiersbox/box/staff"
 	"tiersbox/box/store"
@@ -106,8 +107,11 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		logger.Info("box not set up yet: run `tiersbox init` to name the venue and set the staff password")
 	}
 
-	// The journal is this box's, named by its device ID.
-	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{})
+	// The journal is this box's, named by its device ID. A visitor may
+	// have their messages and files erased (box/privacy); nothing else.
+	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{
+		Erasable: []journal.Kind{chat.KindPost, drive.KindFile},
+	})
 	if err != nil {
 		return err
 	}
@@ -230,8 +234,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		defer m.Close()
 		shown = append(shown, name)
 	}
+	mine := privacy.New(jnl, chats, files, logger)
 	pages, err := web.New(web.Options{
-		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
+		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown, Privacy: mine,
 		WiFi: web.WiFi{SSID: cfg.Network.SSID, Passphrase: cfg.Network.Passphrase, Own: cfg.Network.Mode == "own-wifi"},
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
 		Peers: newPeersView(links, peers, id, venue.Venue, httpBound, logger),
@@ -298,6 +303,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		g.Go(func() error { return dns.Serve(gctx) })
 	}
 	g.Go(func() error { return visitors.Run(gctx, 10*time.Minute) })
+	g.Go(func() error { return runRetention(gctx, st, mine, time.Hour, logger) })
 	g.Go(func() error { return peers.Run(gctx) })
 	if cfg.Sync.Discovery {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })

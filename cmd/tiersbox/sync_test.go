@@ -48,26 +48,8 @@ func deviceID(t *testing.T, data string) string {
 // add` while they run; a visitor with a pad open at B sees the edits
 // typed at A arrive live, and `tiersbox peers` shows the link in sync.
 func TestTwoBoxesLinkedByStaff(t *testing.T) {
-	dataA, dataB := t.TempDir(), t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte("un mot de passe assez long\n"), 0o600)
-	for _, d := range []string{dataA, dataB} {
-		if _, e, code := tiersbox(t, "", "init", "--data", d, "--venue", "Box "+filepath.Base(d), "--admin-password-file", pw); code != 0 {
-			t.Fatalf("init: %s", e)
-		}
-	}
-	a := startDaemon(t, "--data", dataA, "--http", "127.0.0.1:0")
-	b := startDaemon(t, "--data", dataB, "--http", "127.0.0.1:0")
-	idA, idB := deviceID(t, dataA), deviceID(t, dataB)
-	if out, e, code := tiersbox(t, "", "link", "add", idB, "--address", "tcp://"+b.syncAddr(t), "--name", "B", "--data", dataA); code != 0 {
-		t.Fatalf("link add at A: %s %s", out, e)
-	}
-	if _, e, code := tiersbox(t, "", "link", "add", idA, "--name", "A", "--data", dataB); code != 0 {
-		t.Fatalf("link add at B: %s", e)
-	}
-	if out, _, _ := tiersbox(t, "", "link", "list", "--data", dataA); !strings.Contains(out, idB) {
-		t.Fatalf("link list at A does not show B:\n%s", out)
-	}
+	a, b, dataA, _ := twoLinkedDaemons(t)
+	idB := deviceID(t, b.data)
 
 	// A visitor at B opens the pad; another at A types in it.
 	observer, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(b.url, "http")+"ws/pads/commun", nil)
@@ -150,6 +132,34 @@ func TestTwoBoxesLinkedByStaff(t *testing.T) {
 	t.Logf("tiersbox peers at A:\n%s", peers)
 	a.stop(t, syscall.SIGTERM)
 	b.stop(t, syscall.SIGTERM)
+}
+
+// twoLinkedDaemons starts two set-up daemons and links them with
+// `tiersbox link add` while they run: A dials B.
+func twoLinkedDaemons(t *testing.T) (a, b *daemon, dataA, dataB string) {
+	t.Helper()
+	dataA, dataB = t.TempDir(), t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("un mot de passe assez long\n"), 0o600)
+	for _, d := range []string{dataA, dataB} {
+		if _, e, code := tiersbox(t, "", "init", "--data", d, "--venue", "Box "+filepath.Base(d), "--admin-password-file", pw); code != 0 {
+			t.Fatalf("init: %s", e)
+		}
+	}
+	a = startDaemon(t, "--data", dataA, "--http", "127.0.0.1:0")
+	b = startDaemon(t, "--data", dataB, "--http", "127.0.0.1:0")
+	a.data, b.data = dataA, dataB
+	idA, idB := deviceID(t, dataA), deviceID(t, dataB)
+	if out, e, code := tiersbox(t, "", "link", "add", idB, "--address", "tcp://"+b.syncAddr(t), "--name", "B", "--data", dataA); code != 0 {
+		t.Fatalf("link add at A: %s %s", out, e)
+	}
+	if _, e, code := tiersbox(t, "", "link", "add", idA, "--name", "A", "--data", dataB); code != 0 {
+		t.Fatalf("link add at B: %s", e)
+	}
+	if out, _, _ := tiersbox(t, "", "link", "list", "--data", dataA); !strings.Contains(out, idB) {
+		t.Fatalf("link list at A does not show B:\n%s", out)
+	}
+	return a, b, dataA, dataB
 }
 
 // postForm posts a form as the visitor's browser would.

@@ -29,6 +29,7 @@ import (
 	"tiersbox/box/chat"
 	"tiersbox/box/drive"
 	"tiersbox/box/pad"
+	"tiersbox/box/privacy"
 	"tiersbox/box/visitor"
 	"tiersbox/box/ydoc"
 )
@@ -433,6 +434,7 @@ func newExternalBox(t *testing.T) *externalBox {
 	srv, err := New(Options{
 		Store: st, Visitors: visitor.New(st, visitor.Options{}), Addresses: []string{"tiers.box", "10.42.0.1"},
 		Pads: pads, Chat: chats, Drive: d, Peers: fp, Version: "test",
+		Privacy: privacy.New(j, chats, d, nil),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,8 @@ type page struct {
 	Drive *driveView
 
 	Admin *adminPage // the staff pages (admin.go)
+
+	Privacy *privacyView // the privacy page (privacy.go)
 }
 
 type langLink struct {

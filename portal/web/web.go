@@ -29,6 +29,7 @@ import (
 	"tiersbox/box/drive"
 	"tiersbox/box/metrics"
 	"tiersbox/box/pad"
+	"tiersbox/box/privacy"
 	"tiersbox/box/staff"
 	"tiersbox/box/store"
 	"tiersbox/box/visitor"
@@ -67,6 +68,9 @@ type Options struct {
 	Chat *chat.Service
 	// Drive holds the shared documents. nil means no drive.
 	Drive *drive.Service
+	// Privacy gives visitors their data and erases it. nil means the
+	// privacy page only says what the box keeps.
+	Privacy *privacy.Service
 	// Staff logs staff in for the /admin pages. nil means a service over
 	// Store with default options.
 	Staff *staff.Service

@@ -10,6 +10,7 @@ import (
 
 	"github.com/syncthing/syncthing/lib/protocol"
 
+	"tiersbox/box/journal"
 	"tiersbox/internal/stockpeer"
 	"tiersbox/sync/link"
 )
@@ -144,4 +145,15 @@ func TestStockSyncthingAsHub(t *testing.T) {
 	if heads(t, c)[a.j.Origin()] != 20 || heads(t, a)[c.j.Origin()] != 20 {
 		t.Fatal("journals incomplete")
 	}
+
+	// An erasure at A reaches C through the hub: the stock Syncthing
+	// takes the blanked segment as a newer version of the file.
+	if _, err := a.j.Append(journal.EraseDrafts("", []journal.Ref{{Origin: a.j.Origin(), Seq: 3}})...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the erasure at C through the hub", 90*time.Second, func() bool {
+		e, ok, err := c.j.Get(journal.Ref{Origin: a.j.Origin(), Seq: 3})
+		return err == nil && ok && e.Erased
+	})
+	waitFor(t, "identical journals after the erasure", 30*time.Second, func() bool { return converged(t, a, c) })
 }

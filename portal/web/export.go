@@ -659,7 +659,8 @@ func (z *zipSite) write(name string, data []byte) error {
 // its writer and its name.
 func (z *zipSite) create(segs []string, method uint16, mod time.Time) (io.Writer, string, error) {
 	last := len(segs) - 1
-	base, ext := splitExtension(safeSegment(segs[last]))
+	// The extension apart, so that shortening a long name keeps it.
+	base, ext := splitExtension(segs[last])
 	segs = append(segs[:last:last], base)
 	name := z.reserve(segs, ext)
 	if mod.IsZero() {
@@ -740,18 +741,18 @@ func safeSegment(s string) string {
 		return r
 	}, s)
 	s = strings.Trim(s, " .")
+	if s == "" {
+		return "_"
+	}
+	if stem, _, _ := strings.Cut(s, "."); windowsReserved[strings.ToUpper(strings.TrimSpace(stem))] {
+		s = "_" + s
+	}
 	if len(s) > maxSegment {
 		cut := maxSegment
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = strings.TrimRight(s[:cut], " .")
-	}
-	if s == "" {
-		return "_"
-	}
-	if stem, _, _ := strings.Cut(s, "."); windowsReserved[strings.ToUpper(strings.TrimSpace(stem))] {
-		s = "_" + s
 	}
 	return s
 }

@@ -428,7 +428,7 @@ func TestExportNamesStayInside(t *testing.T) {
 		{"drive", ".."}, {"drive", "..", "..", "etc", "passwd"}, {"drive", "/etc/passwd"}, {"drive", `C:\Windows\x.txt`},
 		{"drive", "a/../../b"}, {"drive", "."}, {"drive", ""}, {"drive", " . "}, {"drive", "CON"}, {"drive", "nul.txt"},
 		{"drive", "tab\there\x00.txt"}, {"drive", "\u202eexe.txt"}, {"drive", strings.Repeat("é", 300) + ".pdf"},
-		{"drive", "Photo.PNG"}, {"drive", "photo.png"}, {"drive", "photo.png"}, {"drive", "e\u0301te.txt"}, {"drive", "été.txt"},
+		{"drive", "Photo.PNG"}, {"drive", "photo.png"}, {"drive", "photo.png"}, {"drive", "e\u0301te\u0301.txt"}, {"drive", "été.txt"},
 		{"chat", "..."}, {"pads", "a:b"},
 	}
 	seen := map[string]bool{}
@@ -440,6 +440,9 @@ func TestExportNamesStayInside(t *testing.T) {
 		io.WriteString(w, name)
 		if !filepath.IsLocal(name) || strings.ContainsAny(name, `\:*?"<>|`) || path.Clean(name) != name || !strings.HasPrefix(name, segs[0]+"/") {
 			t.Errorf("%q became %q", segs, name)
+		}
+		if strings.HasSuffix(segs[len(segs)-1], ".pdf") && !strings.HasSuffix(name, ".pdf") {
+			t.Errorf("%q lost its extension: %q", segs, name)
 		}
 		for _, seg := range strings.Split(name, "/") {
 			if len(seg) > maxSegment+10 || seg != strings.Trim(seg, " .") {
@@ -463,12 +466,12 @@ func TestExportNamesStayInside(t *testing.T) {
 // FuzzExportName: any name becomes one safe segment, and making it safe
 // again changes nothing.
 func FuzzExportName(f *testing.F) {
-	for _, s := range []string{"", ".", "..", "a/b", `a\b`, "CON.txt", " x. ", "\x00", "é", strings.Repeat("ab", 200)} {
+	for _, s := range []string{"", ".", "..", "a/b", `a\b`, "CON.txt", " x. ", "\x00", "é", strings.Repeat("ab", 200), "CON." + strings.Repeat("x", 300)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := safeSegment(s)
-		if got == "" || got == "." || got == ".." || strings.ContainsAny(got, `/\:*?"<>|`) || !filepath.IsLocal(got) || len(got) > maxSegment+1 {
+		if got == "" || got == "." || got == ".." || strings.ContainsAny(got, `/\:*?"<>|`) || !filepath.IsLocal(got) || len(got) > maxSegment {
 			t.Fatalf("safeSegment(%q) = %q", s, got)
 		}
 		if again := safeSegment(got); again != got {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -303,10 +302,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	if cfg.Sync.Discovery {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })
 	}
-	export := func(ctx context.Context, w io.Writer) error {
-		return web.WriteExport(ctx, w, web.ExportSources{Store: st, Pads: pads, Chat: chats, Drive: files, Version: versionString(), Logger: logger})
-	}
-	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, export, logger) })
+	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, pages.WriteExport, logger) })
 
 	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
 	err = g.Wait()

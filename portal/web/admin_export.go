@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -104,6 +106,13 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 		s.logger.Error("exporting the documentation", "error", err)
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// WriteExport writes the ZIP of this server's documentation to w, as
+// /admin/export/download serves it: for the command line's `tiersbox
+// export` while the box runs.
+func (s *Server) WriteExport(ctx context.Context, w io.Writer) error {
+	return WriteExport(ctx, w, s.exportSources(time.Now()))
 }
 
 // exportSources are this server's parts, for WriteExport.

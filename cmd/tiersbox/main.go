@@ -57,6 +57,7 @@ func commands() []command {
 		{"id", "print the box's device ID, for linking it to other boxes", cmdID},
 		{"link", "link another box or Syncthing device: link add DEVICE-ID [--address tcp://HOST:PORT] [--name NAME], link list, link remove DEVICE-ID", cmdLink},
 		{"peers", "show the boxes seen on the network and the linked ones with their sync state (box running)", cmdPeers},
+		{"export", "write the venue's documentation as a static website in a ZIP: export --out FILE.zip (box running or not)", cmdExport},
 		{"network-config", "write the Raspberry Pi's WiFi, DHCP and firewall configuration", cmdNetworkConfig},
 		{"version", "print the version", cmdVersion},
 		{"help", "explain the subcommands", nil},

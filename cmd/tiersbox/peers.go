@@ -26,10 +26,10 @@ import (
 	"tiersbox/sync/link"
 )
 
-// The running daemon answers `tiersbox link` and `tiersbox peers` on a
-// Unix socket in its data folder, readable by its owner only: the
-// database is locked while it runs, and staff should not need to stop
-// the box to link another.
+// The running daemon answers `tiersbox link`, `tiersbox peers` and
+// `tiersbox export` on a Unix socket in its data folder, readable by its
+// owner only: the database is locked while it runs, and staff should not
+// need to stop the box to link another.
 const controlSocket = "control.sock"
 
 // seenPeers is what discovery saw; empty when it is off.
@@ -81,7 +81,7 @@ type peersReport struct {
 }
 
 // serveControl answers the CLI on the control socket until ctx is done.
-func serveControl(ctx context.Context, dataDir string, links *link.Links, node *bep.Node, logger *slog.Logger) error {
+func serveControl(ctx context.Context, dataDir string, links *link.Links, node *bep.Node, export exportFunc, logger *slog.Logger) error {
 	path := filepath.Join(dataDir, controlSocket)
 	os.Remove(path) // left by a box that was killed; the database lock proves none runs
 	l, err := net.Listen("unix", path)
@@ -117,6 +117,7 @@ func serveControl(ctx context.Context, dataDir string, links *link.Links, node *
 		st, err := node.Status()
 		reply(w, peersReport{Device: node.DeviceID().String(), Folders: node.Folders(), Discovered: discovered(), Linked: st}, err)
 	})
+	controlExport(mux, export, logger)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -308,7 +308,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	if cfg.Sync.Discovery {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })
 	}
-	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, logger) })
+	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, pages.WriteExport, logger) })
 
 	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
 	err = g.Wait()

@@ -33,6 +33,8 @@ type adminPage struct {
 	Peers *peersPage
 	// Poster is the printable poster (poster.go).
 	Poster *posterView
+	// Export is the documentation export (admin_export.go).
+	Export *exportView
 }
 
 type adminLink struct{ Path, Label string }
@@ -45,6 +47,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/drive", "admin.link.drive"},
 	{"/admin/peers", "admin.link.peers"},
 	{"/admin/poster", "admin.link.poster"},
+	{"/admin/export", "admin.link.export"},
 }
 
 // adminRoutes declares the staff pages under /admin.

@@ -619,7 +619,7 @@ func TestNothingLoadedFromOutside(t *testing.T) {
 	seeds := []string{
 		"/", "/welcome", "/about", "/about?from=example.org", "/privacy",
 		"/pads", "/pads?q=compte", "/pads/compte-rendu", "/chat", generalPath, "/drive", "/drive?folder=atelier",
-		"/admin", "/admin/", "/admin/peers", "/healthz", "/metrics",
+		"/admin", "/admin/", "/admin/peers", "/admin/export/download", "/healthz", "/metrics",
 		"/nowhere", "/static/nowhere.css", "/lang?to=xx", "/pads/pas%20un%20nom", "/pads/compte-rendu/history/nope",
 		"/chat/pas%20un%20salon", "/drive/nowhere.png", "/enter", "/admin/login", "/pair",
 	}

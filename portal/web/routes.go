@@ -34,6 +34,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.driveRoutes(mux, forms)
 	s.peersRoutes(mux, forms)
 	s.posterRoutes(mux)
+	s.exportRoutes(mux)
 	s.privacyRoutes(mux, forms)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)

@@ -118,4 +118,3 @@ func DecodeWiFiRequest(data []byte) (WiFiRequest, error) {
 	}
 	return r, nil
 }
-

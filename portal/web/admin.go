@@ -33,6 +33,10 @@ type adminPage struct {
 	Peers *peersPage
 	// Poster is the printable poster (poster.go).
 	Poster *posterView
+	// Dashboard is the staff home's figures (dashboard.go).
+	Dashboard *dashboardView
+	// Settings is the settings form (admin_settings.go).
+	Settings *settingsView
 }
 
 type adminLink struct{ Path, Label string }
@@ -45,6 +49,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/drive", "admin.link.drive"},
 	{"/admin/peers", "admin.link.peers"},
 	{"/admin/poster", "admin.link.poster"},
+	{"/admin/settings", "admin.link.settings"},
 }
 
 // adminRoutes declares the staff pages under /admin.
@@ -96,7 +101,7 @@ func (s *Server) adminShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.isStaff(r) {
-		p.Admin = &adminPage{Links: s.staffLinks(p.Lang)}
+		p.Admin = &adminPage{Links: s.staffLinks(p.Lang), Dashboard: s.dashboard(p.Lang)}
 		s.render(w, r, http.StatusOK, "admin_home", p)
 		return
 	}

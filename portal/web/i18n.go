@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"golang.org/x/text/language"
 )
@@ -34,6 +35,26 @@ func pickLang(r *http.Request) string {
 	}
 	base, _ := languages[i].Base()
 	return base.String()
+}
+
+// offeredLang chooses the page language among those staff offer (the
+// default first): the visitor's explicit choice if offered, else the best
+// match for the browser's Accept-Language, else the default.
+func offeredLang(r *http.Request, offered []string) string {
+	if c, err := r.Cookie(langCookie); err == nil && slices.Contains(offered, c.Value) {
+		return c.Value
+	}
+	tags := make([]language.Tag, 0, len(offered))
+	for _, code := range offered {
+		tags = append(tags, language.Make(code))
+	}
+	asked, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err == nil && len(asked) > 0 {
+		if _, i, conf := language.NewMatcher(tags).Match(asked...); conf != language.No {
+			return offered[i]
+		}
+	}
+	return offered[0]
 }
 
 // translate returns the message key in lang, formatted with args.

@@ -27,7 +27,10 @@ type page struct {
 	HasDrive  bool
 
 	// Page-specific fields; unused ones stay empty.
-	Rules         []string
+	Rules []string
+	// RulesHTML is the staff's house rules, written in Markdown; empty
+	// when they wrote none, and Rules then holds the default ones.
+	RulesHTML     template.HTML
 	Nickname      string
 	Error         string
 	SessionLength string
@@ -70,10 +73,12 @@ func (s *Server) currentVisitor(r *http.Request) *visitor.Visitor {
 			if err := s.opts.Visitors.Moved(v, client, mac); err != nil {
 				s.logger.Warn("recording a visitor's new address", "error", err)
 			}
+			s.presence.seen(v.Pseudonym())
 			return &v
 		}
 	}
 	if v, err := s.opts.Visitors.ByClient(client, mac); err == nil {
+		s.presence.seen(v.Pseudonym())
 		return &v
 	}
 	return nil
@@ -94,7 +99,8 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
-	lang := pickLang(r)
+	offered := st.Offered()
+	lang := offeredLang(r, offered)
 	p := &page{
 		Lang:      lang,
 		Path:      r.URL.Path,
@@ -106,7 +112,7 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 		HasChat:   s.opts.Chat != nil,
 		HasDrive:  s.opts.Drive != nil,
 	}
-	for _, code := range []string{"fr", "en"} {
+	for _, code := range offered {
 		p.Langs = append(p.Langs, langLink{Code: code, Name: translate(code, "lang.name"), Current: code == lang})
 	}
 	return p, nil

@@ -34,6 +34,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.driveRoutes(mux, forms)
 	s.peersRoutes(mux, forms)
 	s.posterRoutes(mux)
+	s.settingsRoutes(mux, forms)
 	s.privacyRoutes(mux)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)

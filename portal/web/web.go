@@ -57,6 +57,14 @@ type Options struct {
 	// poster (/admin/poster). The zero value shows no WiFi there, only
 	// the portal's address.
 	WiFi WiFi
+	// WiFiRequestDir is the data folder, where the settings page writes
+	// the WiFi staff choose for the access point to apply
+	// (firmware.WriteWiFiRequest). "" means the WiFi cannot be changed
+	// from the settings page.
+	WiFiRequestDir string
+	// DiskFree returns the bytes left on the disk of the box's data, for
+	// the staff's dashboard; ok is false when unknown. nil shows none.
+	DiskFree func() (free int64, ok bool)
 	// Metrics receives the server's counters. nil means a private registry
 	// (metrics are then still served, but nobody else adds to them).
 	Metrics *metrics.Registry
@@ -94,6 +102,10 @@ type Server struct {
 	chatHub chatHub
 
 	pairLimit pairLimiter // POST /pair (peers.go)
+
+	started  time.Time // for the dashboard's uptime (dashboard.go)
+	presence presence  // visitors connected now and today (dashboard.go)
+	wifi     wifiState // the WiFi as staff last set it (admin_settings.go)
 }
 
 type staticFile struct {
@@ -133,6 +145,9 @@ func New(opts Options) (*Server, error) {
 		n, _ := opts.Visitors.Count()
 		return float64(n)
 	})
+	if err := s.initSettings(); err != nil {
+		return nil, err
+	}
 	s.mux = s.routes()
 	return s, nil
 }

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 
 	"golang.org/x/text/language"
+
+	"tiersbox/box/settings"
 )
 
 // Languages the portal speaks, French first: it is the default for a
@@ -20,6 +23,9 @@ const langCookie = "tb_lang"
 // pickLang chooses the page language: an explicit choice (cookie) first,
 // then the browser's Accept-Language, then French.
 func pickLang(r *http.Request) string {
+	if lang, ok := r.Context().Value(langKey{}).(string); ok {
+		return lang // settled by withLang among the languages offered
+	}
 	if c, err := r.Cookie(langCookie); err == nil {
 		if _, ok := catalog[c.Value]; ok {
 			return c.Value
@@ -35,6 +41,23 @@ func pickLang(r *http.Request) string {
 	}
 	base, _ := languages[i].Base()
 	return base.String()
+}
+
+// langKey marks, in a request's context, the language withLang chose.
+type langKey struct{}
+
+// withLang chooses each request's language among those staff offer
+// (settings.Settings.Offered), once, for every handler that asks pickLang.
+func (s *Server) withLang(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := settings.Load(s.opts.Store)
+		if err != nil {
+			s.logger.Warn("loading the languages offered", "error", err)
+		} else {
+			r = r.WithContext(context.WithValue(r.Context(), langKey{}, offeredLang(r, st.Offered())))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // offeredLang chooses the page language among those staff offer (the

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"tiersbox/box/settings"
@@ -100,7 +101,10 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 		return nil, err
 	}
 	offered := st.Offered()
-	lang := offeredLang(r, offered)
+	lang := pickLang(r)
+	if !slices.Contains(offered, lang) {
+		lang = offeredLang(r, offered)
+	}
 	p := &page{
 		Lang:      lang,
 		Path:      r.URL.Path,

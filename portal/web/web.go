@@ -218,7 +218,7 @@ func (s *Server) staticURL(name string) (string, error) {
 
 // Pages returns the handler of the box's own pages, for the captive portal
 // to call for requests addressed to the box.
-func (s *Server) Pages() http.Handler { return s.mux }
+func (s *Server) Pages() http.Handler { return s.withLang(s.mux) }
 
 // Wrap returns h with what every reply of the box needs, whatever answers
 // it (the captive portal in front of Pages included): security headers,

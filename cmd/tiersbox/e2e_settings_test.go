@@ -79,7 +79,7 @@ func TestE2ESettings(t *testing.T) {
 
 	runBrowser(t, staff, "staff look at the dashboard again",
 		chromedp.Navigate("http://tiers.box/admin"), chromedp.WaitVisible(chromedp.ID("dash-title")))
-	if now, today, pads, drive := figure("dash-now"), figure("dash-today"), figure("dash-pads"), figure("dash-drive"); now != "1" || today != "1" || pads != "1" || !strings.HasPrefix(drive, "1 fichiers, 21 o") {
+	if now, today, pads, drive := figure("dash-now"), figure("dash-today"), figure("dash-pads"), figure("dash-drive"); now != "1" || today != "1" || pads != "1" || !strings.HasPrefix(drive, "1 fichier, 21 o") {
 		t.Errorf("after a visitor: now %s, today %s, pads %s, drive %s", now, today, pads, drive)
 	}
 
@@ -149,6 +149,17 @@ func TestE2ESettings(t *testing.T) {
 	if !strings.Contains(string(unit), "\nPathChanged="+filepath.Join(data, firmware.WiFiRequestFile)+"\n") {
 		t.Errorf("the path unit does not watch the request:\n%s", unit)
 	}
+
+	// Both staff pages fit a 320 px wide phone.
+	for _, page := range []string{"/admin", "/admin/settings"} {
+		runBrowser(t, staff, "staff open "+page+" on a narrow phone",
+			chromedp.EmulateViewport(320, 640),
+			chromedp.Navigate("http://tiers.box"+page), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := evalString(t, staff, `String(document.documentElement.scrollWidth)`); w != "320" {
+			t.Errorf("%s is %s px wide on a 320 px screen", page, w)
+		}
+	}
+	runBrowser(t, staff, "back to a wide screen", chromedp.EmulateViewport(1280, 900))
 
 	// The poster joins the new network.
 	runBrowser(t, staff, "staff open the poster",

@@ -129,6 +129,8 @@ type dashboardView struct {
 	Channels int
 	HasDrive bool
 	Files    int
+	// FilesText says how many files, as a phrase.
+	FilesText string
 	// Used is what the drive holds; Free what the disk has left ("" when
 	// unknown).
 	Used, Free string
@@ -172,6 +174,7 @@ func (s *Server) dashboard(lang string) *dashboardView {
 		} else {
 			d.Files = len(l)
 		}
+		d.FilesText = filesText(d.Files, lang)
 		if used, err := s.opts.Drive.Usage(); err != nil {
 			warn("drive usage", err)
 		} else {

@@ -85,6 +85,8 @@ const (
 	pathDnsmasq        = "/etc/dnsmasq.d/tiersbox.conf"
 	pathDnsmasqDropIn  = "/etc/systemd/system/dnsmasq.service.d/tiersbox.conf"
 	pathNetworkManager = "/etc/NetworkManager/conf.d/tiersbox.conf"
+	pathWiFiPath       = "/etc/systemd/system/tiersbox-wifi.path"
+	pathWiFiUnit       = "/etc/systemd/system/tiersbox-wifi.service"
 )
 
 // maxStations caps hostapd's associated clients. The Pi's onboard radio
@@ -118,6 +120,9 @@ var outputs = []output{
 	// hostapd runs as root; the file holds the WiFi passphrase.
 	{pathHostapd, "hostapd.conf", 0o600, view.ownWiFi},
 	{pathHostapdUnit, "tiersbox-hostapd.service", 0o644, view.ownWiFi},
+	// Staff's WiFi changes from the settings page (wifi.go).
+	{pathWiFiPath, "tiersbox-wifi.path", 0o644, view.ownWiFi},
+	{pathWiFiUnit, "tiersbox-wifi.service", 0o644, view.ownWiFi},
 	{pathDnsmasq, "dnsmasq.conf", 0o644, view.dhcp},
 	{pathDnsmasqDropIn, "dnsmasq.service.d.conf", 0o644, view.dhcp},
 }
@@ -168,6 +173,9 @@ type view struct {
 	StateDirectory string
 	// MaxStations caps hostapd's clients.
 	MaxStations int
+	// WiFiRequestFile is the name of the file, in DataDir, where the
+	// daemon writes the WiFi staff chose (wifi.go).
+	WiFiRequestFile string
 	// NetUnit, Hostapd and Dnsmasq say whether tiersbox-net.service,
 	// hostapd and dnsmasq are part of this mode, for the units' ordering.
 	NetUnit, Hostapd, Dnsmasq bool
@@ -175,13 +183,14 @@ type view struct {
 
 func newView(p Params) view {
 	v := view{
-		Params:      p,
-		Country:     strings.ToUpper(p.Country),
-		DeviceUnit:  deviceUnit(p.Interface),
-		UTF8SSID:    !isASCII(p.SSID),
-		MaxStations: maxStations,
-		Hostapd:     p.Mode == OwnWiFi,
-		Dnsmasq:     p.DHCP,
+		Params:          p,
+		Country:         strings.ToUpper(p.Country),
+		DeviceUnit:      deviceUnit(p.Interface),
+		UTF8SSID:        !isASCII(p.SSID),
+		MaxStations:     maxStations,
+		WiFiRequestFile: WiFiRequestFile,
+		Hostapd:         p.Mode == OwnWiFi,
+		Dnsmasq:         p.DHCP,
 	}
 	v.NetUnit = v.managesAddress()
 	if p.Address.IsValid() {

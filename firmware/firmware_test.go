@@ -62,7 +62,7 @@ var renderTests = []struct {
 		name: "own-wifi-open",
 		p:    ownWiFiParams,
 		paths: []string{pathDaemonUnit, pathNetUnit, pathFirewallUnit, pathNftables, pathNetworkManager,
-			pathHostapd, pathHostapdUnit, pathDnsmasq, pathDnsmasqDropIn},
+			pathHostapd, pathHostapdUnit, pathWiFiPath, pathWiFiUnit, pathDnsmasq, pathDnsmasqDropIn},
 	},
 	{
 		name: "own-wifi-wpa2",
@@ -77,7 +77,7 @@ var renderTests = []struct {
 			return p
 		},
 		paths: []string{pathDaemonUnit, pathNetUnit, pathFirewallUnit, pathNftables, pathNetworkManager,
-			pathHostapd, pathHostapdUnit, pathDnsmasq, pathDnsmasqDropIn},
+			pathHostapd, pathHostapdUnit, pathWiFiPath, pathWiFiUnit, pathDnsmasq, pathDnsmasqDropIn},
 	},
 	{
 		name: "venue-dhcp",

@@ -328,6 +328,13 @@ fi
 if install_file "$new" "$conf" 0640; then
 	say "wrote $CONF"
 fi
+# A WiFi chosen here replaces the one staff chose on the settings page,
+# which would otherwise still override the config.
+request=$(at "$DATA")/wifi-request.json
+if { [ -n "$ssid" ] || [ -n "$passphrase_file" ]; } && [ -e "$request" ]; then
+	rm -f "$request"
+	say "the WiFi given here replaces the one chosen on the settings page"
+fi
 sys chown "root:$SERVICE_USER" "$conf"
 
 mode=$(toml_get network mode "$conf")
@@ -411,6 +418,7 @@ drop() {
 }
 if [ "$mode" != own-wifi ]; then
 	drop tiersbox-hostapd.service /etc/hostapd/tiersbox.conf /etc/systemd/system/tiersbox-hostapd.service
+	drop tiersbox-wifi.path /etc/systemd/system/tiersbox-wifi.path /etc/systemd/system/tiersbox-wifi.service
 fi
 if [ "$dhcp" != true ]; then
 	drop dnsmasq.service /etc/dnsmasq.d/tiersbox.conf /etc/systemd/system/dnsmasq.service.d/tiersbox.conf
@@ -426,7 +434,8 @@ fi
 
 units="nftables.service tiersbox-firewall.service"
 [ -e "$(at /etc/systemd/system/tiersbox-net.service)" ] && units="$units tiersbox-net.service"
-[ "$mode" = own-wifi ] && units="$units tiersbox-hostapd.service"
+# tiersbox-wifi.path applies the WiFi staff choose on the settings page.
+[ "$mode" = own-wifi ] && units="$units tiersbox-hostapd.service tiersbox-wifi.path"
 [ "$dhcp" = true ] && units="$units dnsmasq.service"
 units="$units tiersbox.service"
 

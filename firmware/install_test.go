@@ -206,8 +206,8 @@ func TestInstallTwice(t *testing.T) {
 	for _, want := range []string{
 		"would run: apt-get install -y hostapd dnsmasq nftables rfkill",
 		"would run: useradd --system",
-		"would run: systemctl enable nftables.service tiersbox-firewall.service tiersbox-hostapd.service dnsmasq.service tiersbox.service",
-		"would run: systemctl restart tiersbox-firewall.service tiersbox-hostapd.service dnsmasq.service tiersbox.service",
+		"would run: systemctl enable nftables.service tiersbox-firewall.service tiersbox-hostapd.service tiersbox-wifi.path dnsmasq.service tiersbox.service",
+		"would run: systemctl restart tiersbox-firewall.service tiersbox-hostapd.service tiersbox-wifi.path dnsmasq.service tiersbox.service",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -231,6 +231,21 @@ func TestInstallTwice(t *testing.T) {
 	k.mustRun(t)
 	if after := snapshot(t, k.root); !maps.Equal(before, after) {
 		t.Errorf("a run without arguments changed files")
+	}
+
+	// A WiFi chosen on the settings page survives a run without WiFi
+	// arguments, and gives way to one given here.
+	request := k.path("/var/lib/tiersbox/" + WiFiRequestFile)
+	if err := os.WriteFile(request, []byte(`{"ssid":"x","passphrase":"","channel":6}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.mustRun(t)
+	if _, err := os.Stat(request); err != nil {
+		t.Errorf("a run without WiFi arguments lost the settings page's WiFi: %v", err)
+	}
+	out = k.mustRun(t, "--ssid", `Le "Café"`)
+	if _, err := os.Stat(request); !os.IsNotExist(err) || !strings.Contains(out, "replaces the one chosen on the settings page") {
+		t.Errorf("--ssid left the settings page's WiFi in place (%v):\n%s", err, out)
 	}
 
 	// Switching to venue mode: Ethernet, the venue's DHCP, hostapd gone.

@@ -31,10 +31,10 @@ func (p Params) Validate() error {
 	}
 
 	if p.Mode == OwnWiFi {
-		if err := checkSSID(p.SSID); err != nil {
+		if err := CheckSSID(p.SSID); err != nil {
 			bad("ssid", "%v", err)
 		}
-		if err := checkPassphrase(p.Passphrase); err != nil {
+		if err := CheckPassphrase(p.Passphrase); err != nil {
 			bad("passphrase", "%v", err)
 		}
 		countryOK := true
@@ -42,12 +42,12 @@ func (p Params) Validate() error {
 			bad("country", "%v", err)
 			countryOK = false
 		}
-		maxChannel := 13
-		if c := strings.ToUpper(p.Country); countryOK && (c == "US" || c == "CA") {
-			maxChannel = 11 // channels 12 and 13 are not allowed there
+		country := p.Country
+		if !countryOK {
+			country = ""
 		}
-		if p.Channel < 1 || p.Channel > maxChannel {
-			bad("channel", "%d is not a 2.4 GHz channel allowed here; use 1 to %d (1, 6 or 11 overlap least)", p.Channel, maxChannel)
+		if err := CheckChannel(p.Channel, country); err != nil {
+			bad("channel", "%v", err)
 		}
 		if !p.DHCP {
 			bad("dhcp", "must be on in %s mode: visitors' phones get their address from the box", OwnWiFi)
@@ -129,7 +129,9 @@ func checkInterface(name string) error {
 	return nil
 }
 
-func checkSSID(ssid string) error {
+// CheckSSID checks a WiFi network's name: 1 to 32 bytes of UTF-8 text
+// without control characters (hostapd's file is line-based).
+func CheckSSID(ssid string) error {
 	switch {
 	case ssid == "":
 		return errors.New("missing; the network name visitors see, 1 to 32 bytes")
@@ -146,8 +148,9 @@ func checkSSID(ssid string) error {
 	return nil
 }
 
-// checkPassphrase never quotes the passphrase: error messages end up in logs.
-func checkPassphrase(pass string) error {
+// CheckPassphrase checks a WPA2 passphrase: empty (an open network) or 8
+// to 63 printable ASCII characters. It never quotes the passphrase: error messages end up in logs.
+func CheckPassphrase(pass string) error {
 	if pass == "" {
 		return nil // an open network
 	}
@@ -158,6 +161,23 @@ func checkPassphrase(pass string) error {
 		if pass[i] < 0x20 || pass[i] > 0x7e {
 			return fmt.Errorf("character %d is not printable ASCII; a WPA2 passphrase uses only letters, digits, spaces and ASCII punctuation", i+1)
 		}
+	}
+	return nil
+}
+
+// MaxChannel is the highest 2.4 GHz channel allowed in country (an ISO
+// 3166 code, any case): 11 in the United States and Canada, 13 elsewhere.
+func MaxChannel(country string) int {
+	if c := strings.ToUpper(country); c == "US" || c == "CA" {
+		return 11 // channels 12 and 13 are not allowed there
+	}
+	return 13
+}
+
+// CheckChannel checks a 2.4 GHz channel for a box in country.
+func CheckChannel(channel int, country string) error {
+	if max := MaxChannel(country); channel < 1 || channel > max {
+		return fmt.Errorf("%d is not a 2.4 GHz channel allowed here; use 1 to %d (1, 6 or 11 overlap least)", channel, max)
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
 // Package settings keeps what staff decide about their box: the venue's
-// name, its description and house rules, the staff password hash.
+// name, its description and house rules, the languages offered, how long
+// sessions and chat messages last, the staff password hash.
 //
 // Settings are one JSON document in the settings bucket, so adding a field
 // needs no migration: a field missing from an older document reads as its
@@ -10,6 +11,8 @@ package settings
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -31,9 +34,35 @@ type Settings struct {
 	// Licence is what documents added to the drive are shared under,
 	// unless the visitor chooses another; empty means DefaultLicence.
 	Licence string `json:"licence,omitempty"`
-	// ChatRetentionDays: chat messages written at this box are erased
-	// this many days after they were written; 0 keeps them.
-	ChatRetentionDays int `json:"chat_retention_days,omitempty"`
+	// Languages are the portal's languages, comma-separated codes with
+	// the default first ("en,fr"); empty means both, French first (see
+	// Offered). A string, not a list, keeps Settings comparable.
+	Languages string `json:"languages,omitempty"`
+	// SessionHours is how long a visitor stays entered, in hours; 0
+	// means the config's portal.session.
+	SessionHours int `json:"session_hours,omitempty"`
+	// ChatRetentionDays is how long chat messages are kept, in days;
+	// 0 means forever.
+	ChatRetentionDays int `json:"chat_retention_days"`
+}
+
+// AllLanguages are the languages the portal can speak, in the order a
+// settings form lists them.
+var AllLanguages = []string{"fr", "en"}
+
+// Offered returns the languages staff offer, the default first: the
+// known ones of Languages without repeats, or AllLanguages when none is.
+func (s Settings) Offered() []string {
+	var out []string
+	for _, l := range strings.Split(s.Languages, ",") {
+		if slices.Contains(AllLanguages, l) && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return AllLanguages
+	}
+	return out
 }
 
 // DefaultLicence is the drive's licence until staff choose one: free to

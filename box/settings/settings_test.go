@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"strings"
 	"testing"
 
 	"tiersbox/box/store"
@@ -21,7 +22,8 @@ func TestLoadSave(t *testing.T) {
 	if ok, _ := Saved(st); ok {
 		t.Fatal("Saved before any Save")
 	}
-	want := Settings{Venue: "La Fabrique", Description: "Un fablab", Rules: "Soyez gentils", AdminPasswordHash: "$argon2id$x"}
+	want := Settings{Venue: "La Fabrique", Description: "Un fablab", Rules: "Soyez gentils", AdminPasswordHash: "$argon2id$x",
+		Languages: "en", SessionHours: 8, ChatRetentionDays: 30}
 	if err := Save(st, want); err != nil {
 		t.Fatal(err)
 	}
@@ -37,5 +39,21 @@ func TestLoadSave(t *testing.T) {
 	}
 	if ok, _ := Saved(st); !ok {
 		t.Fatal("Saved is false after Save")
+	}
+}
+
+func TestOffered(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", "fr,en"},
+		{"en", "en"},
+		{"en,fr", "en,fr"},
+		{"fr,fr,en", "fr,en"},
+		{"de,en", "en"},
+		{"de", "fr,en"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(Settings{Languages: tt.in}.Offered(), ","); got != tt.want {
+			t.Errorf("Offered(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

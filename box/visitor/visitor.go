@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,17 +68,15 @@ type Options struct {
 // Service records and recognises visitors. It is safe for concurrent use.
 type Service struct {
 	st     *store.Store
-	ttl    time.Duration
+	ttl    atomic.Int64 // a time.Duration; staff may change it at any time
 	now    func() time.Time
 	logger *slog.Logger
 }
 
 // New returns a Service over an open store.
 func New(st *store.Store, opts Options) *Service {
-	s := &Service{st: st, ttl: opts.SessionLength, now: opts.Now, logger: opts.Logger}
-	if s.ttl <= 0 {
-		s.ttl = DefaultSessionLength
-	}
+	s := &Service{st: st, now: opts.Now, logger: opts.Logger}
+	s.SetSessionLength(opts.SessionLength)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -88,7 +87,17 @@ func New(st *store.Store, opts Options) *Service {
 }
 
 // SessionLength returns how long a session lasts.
-func (s *Service) SessionLength() time.Duration { return s.ttl }
+func (s *Service) SessionLength() time.Duration { return time.Duration(s.ttl.Load()) }
+
+// SetSessionLength changes how long sessions started from now on last;
+// zero or less means DefaultSessionLength. Current sessions keep their
+// end.
+func (s *Service) SetSessionLength(d time.Duration) {
+	if d <= 0 {
+		d = DefaultSessionLength
+	}
+	s.ttl.Store(int64(d))
+}
 
 // Keys inside store.BucketVisitors. One bucket with prefixes keeps a
 // session and its indexes in one place, updated in one transaction.
@@ -139,7 +148,7 @@ func (s *Service) Enter(req EnterRequest) (Visitor, error) {
 		Addr:     req.Addr.Unmap(),
 		MAC:      strings.ToLower(req.MAC),
 		Entered:  now,
-		Expires:  now.Add(s.ttl),
+		Expires:  now.Add(s.SessionLength()),
 	}
 	err = s.st.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(store.BucketVisitors)

@@ -11,7 +11,10 @@ import (
 // cmdNetworkConfig renders the Raspberry Pi's network files (hostapd,
 // dnsmasq, nftables, systemd units) from the config's [network] section and
 // writes those that changed. firmware/install.sh runs it; staff run it
-// again after editing the config.
+// again after editing the config. In own-wifi mode, the WiFi staff chose
+// on the settings page (firmware.WiFiRequestFile in the data folder)
+// replaces the config's ssid, passphrase and channel: tiersbox-wifi.service
+// runs this command when that file changes.
 func cmdNetworkConfig(ctx context.Context, args []string, env cmdEnv) error {
 	fs := newFlagSet("network-config", env)
 	var common commonFlags
@@ -42,6 +45,20 @@ func cmdNetworkConfig(ctx context.Context, args []string, env cmdEnv) error {
 	dataDir, err := filepath.Abs(common.data)
 	if err != nil {
 		return err
+	}
+	if cfg.Network.Mode == string(firmware.OwnWiFi) {
+		req, ok, err := firmware.ReadWiFiRequest(dataDir)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// Checked again: the file comes from the daemon's user, and
+			// this command runs as root.
+			if err := req.Check(cfg.Network.Country); err != nil {
+				return fmt.Errorf("the WiFi asked for in %s: %w", filepath.Join(dataDir, firmware.WiFiRequestFile), err)
+			}
+			cfg.Network = req.Apply(cfg.Network)
+		}
 	}
 	p, err := networkParams(cfg)
 	if err != nil {

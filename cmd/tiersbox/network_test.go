@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tiersbox/firmware"
 )
 
 // TestExampleConfigLoads checks that the file install.sh copies to
@@ -83,5 +85,54 @@ func TestNetworkConfig(t *testing.T) {
 	_, stderr, code = tiersbox(t, "", "network-config")
 	if code != 2 || !strings.Contains(stderr, "--config") {
 		t.Errorf("without --config: %d %q", code, stderr)
+	}
+}
+
+// TestNetworkConfigWiFiRequest: the WiFi staff chose on the settings page
+// replaces the config's, once checked again.
+func TestNetworkConfigWiFiRequest(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "config.toml")
+	example, err := os.ReadFile("../../firmware/config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(conf, example, 0o600)
+	data := t.TempDir()
+	request := filepath.Join(data, firmware.WiFiRequestFile)
+	hostapd := func(root string) string {
+		b, _ := os.ReadFile(filepath.Join(root, "etc/hostapd/tiersbox.conf"))
+		return string(b)
+	}
+
+	if err := firmware.WriteWiFiRequest(data, "FR", firmware.WiFiRequest{SSID: "Café libre", Passphrase: "ouvert a tous", Channel: 1}); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if _, stderr, code := tiersbox(t, "", "network-config", "--config", conf, "--data", data, "--root", root); code != 0 {
+		t.Fatalf("network-config: %d %s", code, stderr)
+	}
+	for _, want := range []string{"\nssid=Café libre\n", "\nchannel=1\n", "\nwpa_passphrase=ouvert a tous\n"} {
+		if !strings.Contains(hostapd(root), want) {
+			t.Errorf("hostapd.conf lacks %q", want)
+		}
+	}
+
+	// A request the daemon would never write is refused, naming the
+	// file, and nothing is written.
+	os.WriteFile(request, []byte(`{"ssid":"x\nwpa=0","passphrase":"","channel":6}`), 0o600)
+	root = t.TempDir()
+	_, stderr, code := tiersbox(t, "", "network-config", "--config", conf, "--data", data, "--root", root)
+	if code != 1 || !strings.Contains(stderr, request) || !strings.Contains(stderr, "control character") {
+		t.Errorf("bad request: %d %q", code, stderr)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("a refused request wrote %v", entries)
+	}
+
+	// In venue mode there is no access point: the request is ignored.
+	venue := "[network]\nmode = \"venue\"\ninterface = \"eth0\"\naddress = \"\"\ndhcp = false\n"
+	os.WriteFile(conf, []byte(venue), 0o600)
+	if _, stderr, code := tiersbox(t, "", "network-config", "--config", conf, "--data", data, "--root", t.TempDir()); code != 0 {
+		t.Errorf("venue mode with a request: %d %s", code, stderr)
 	}
 }

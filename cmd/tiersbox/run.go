@@ -237,7 +237,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	mine := privacy.New(jnl, chats, files, logger)
 	pages, err := web.New(web.Options{
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown, Privacy: mine,
-		WiFi: web.WiFi{SSID: cfg.Network.SSID, Passphrase: cfg.Network.Passphrase, Own: cfg.Network.Mode == "own-wifi"},
+		WiFi: boxWiFi(cfg, dataDir, logger), WiFiRequestDir: dataDir, DiskFree: func() (int64, bool) { return diskFree(dataDir) },
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
 		Peers: newPeersView(links, peers, id, venue.Venue, httpBound, logger),
 	})

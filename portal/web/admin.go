@@ -35,6 +35,10 @@ type adminPage struct {
 	Poster *posterView
 	// Export is the documentation export (admin_export.go).
 	Export *exportView
+	// Dashboard is the staff home's figures (dashboard.go).
+	Dashboard *dashboardView
+	// Settings is the settings form (admin_settings.go).
+	Settings *settingsView
 }
 
 type adminLink struct{ Path, Label string }
@@ -48,6 +52,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/admin/peers", "admin.link.peers"},
 	{"/admin/poster", "admin.link.poster"},
 	{"/admin/export", "admin.link.export"},
+	{"/admin/settings", "admin.link.settings"},
 }
 
 // adminRoutes declares the staff pages under /admin.
@@ -99,7 +104,7 @@ func (s *Server) adminShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.isStaff(r) {
-		p.Admin = &adminPage{Links: s.staffLinks(p.Lang)}
+		p.Admin = &adminPage{Links: s.staffLinks(p.Lang), Dashboard: s.dashboard(p.Lang)}
 		s.render(w, r, http.StatusOK, "admin_home", p)
 		return
 	}

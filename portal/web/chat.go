@@ -443,7 +443,9 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 		c.close(websocket.CloseGoingAway, closeShuttingDown)
 		return
 	}
+	gone := s.presence.connected(me)
 	go func() {
+		defer gone()
 		defer s.chatHub.leave(name, c)
 		ws.SetReadLimit(512)
 		ws.SetReadDeadline(time.Now().Add(readWait))

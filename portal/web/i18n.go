@@ -1,10 +1,14 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"golang.org/x/text/language"
+
+	"tiersbox/box/settings"
 )
 
 // Languages the portal speaks, French first: it is the default for a
@@ -19,6 +23,9 @@ const langCookie = "tb_lang"
 // pickLang chooses the page language: an explicit choice (cookie) first,
 // then the browser's Accept-Language, then French.
 func pickLang(r *http.Request) string {
+	if lang, ok := r.Context().Value(langKey{}).(string); ok {
+		return lang // settled by withLang among the languages offered
+	}
 	if c, err := r.Cookie(langCookie); err == nil {
 		if _, ok := catalog[c.Value]; ok {
 			return c.Value
@@ -34,6 +41,43 @@ func pickLang(r *http.Request) string {
 	}
 	base, _ := languages[i].Base()
 	return base.String()
+}
+
+// langKey marks, in a request's context, the language withLang chose.
+type langKey struct{}
+
+// withLang chooses each request's language among those staff offer
+// (settings.Settings.Offered), once, for every handler that asks pickLang.
+func (s *Server) withLang(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := settings.Load(s.opts.Store)
+		if err != nil {
+			s.logger.Warn("loading the languages offered", "error", err)
+		} else {
+			r = r.WithContext(context.WithValue(r.Context(), langKey{}, offeredLang(r, st.Offered())))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// offeredLang chooses the page language among those staff offer (the
+// default first): the visitor's explicit choice if offered, else the best
+// match for the browser's Accept-Language, else the default.
+func offeredLang(r *http.Request, offered []string) string {
+	if c, err := r.Cookie(langCookie); err == nil && slices.Contains(offered, c.Value) {
+		return c.Value
+	}
+	tags := make([]language.Tag, 0, len(offered))
+	for _, code := range offered {
+		tags = append(tags, language.Make(code))
+	}
+	asked, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err == nil && len(asked) > 0 {
+		if _, i, conf := language.NewMatcher(tags).Match(asked...); conf != language.No {
+			return offered[i]
+		}
+	}
+	return offered[0]
 }
 
 // translate returns the message key in lang, formatted with args.

@@ -158,7 +158,11 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	// The reading goes on in a goroutine of its own so that this one
 	// returns, and net/http lets go of the request and its buffers, which
 	// a long-lived connection does not need.
-	go s.readPad(p, rm, c, author)
+	gone := s.presence.connected(author)
+	go func() {
+		defer gone()
+		s.readPad(p, rm, c, author)
+	}()
 }
 
 // readPad reads a connection's messages until it closes.

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"tiersbox/box/settings"
@@ -27,7 +28,10 @@ type page struct {
 	HasDrive  bool
 
 	// Page-specific fields; unused ones stay empty.
-	Rules         []string
+	Rules []string
+	// RulesHTML is the staff's house rules, written in Markdown; empty
+	// when they wrote none, and Rules then holds the default ones.
+	RulesHTML     template.HTML
 	Nickname      string
 	Error         string
 	SessionLength string
@@ -72,10 +76,12 @@ func (s *Server) currentVisitor(r *http.Request) *visitor.Visitor {
 			if err := s.opts.Visitors.Moved(v, client, mac); err != nil {
 				s.logger.Warn("recording a visitor's new address", "error", err)
 			}
+			s.presence.seen(v.Pseudonym())
 			return &v
 		}
 	}
 	if v, err := s.opts.Visitors.ByClient(client, mac); err == nil {
+		s.presence.seen(v.Pseudonym())
 		return &v
 	}
 	return nil
@@ -96,7 +102,11 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
+	offered := st.Offered()
 	lang := pickLang(r)
+	if !slices.Contains(offered, lang) {
+		lang = offeredLang(r, offered)
+	}
 	p := &page{
 		Lang:      lang,
 		Path:      r.URL.Path,
@@ -108,7 +118,7 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 		HasChat:   s.opts.Chat != nil,
 		HasDrive:  s.opts.Drive != nil,
 	}
-	for _, code := range []string{"fr", "en"} {
+	for _, code := range offered {
 		p.Langs = append(p.Langs, langLink{Code: code, Name: translate(code, "lang.name"), Current: code == lang})
 	}
 	return p, nil

@@ -31,6 +31,11 @@ type WiFi struct {
 	// venue's own access points, which the box does not run) the poster
 	// shows no WiFi.
 	Own bool
+	// Country is the access point's regulatory domain (such as "FR"),
+	// which bounds the channels the settings page offers.
+	Country string
+	// Channel is the access point's 2.4 GHz channel.
+	Channel int
 }
 
 // posterLangs are the poster's languages, in the order it shows them.
@@ -93,7 +98,7 @@ func (s *Server) poster(st settings.Settings) *posterView {
 		Rules:   splitLines(st.Rules),
 	}
 	v.PortalQR = qrSVG(portalURL(v.Address))
-	if wf := s.opts.WiFi; wf.Own && wf.SSID != "" {
+	if wf := s.wifi.get(); wf.Own && wf.SSID != "" {
 		v.WiFi = &posterWiFi{SSID: wf.SSID, Passphrase: wf.Passphrase, QR: qrSVG(wifiURI(wf.SSID, wf.Passphrase))}
 	}
 	for _, lang := range posterLangs {

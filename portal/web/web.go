@@ -58,6 +58,14 @@ type Options struct {
 	// poster (/admin/poster). The zero value shows no WiFi there, only
 	// the portal's address.
 	WiFi WiFi
+	// WiFiRequestDir is the data folder, where the settings page writes
+	// the WiFi staff choose for the access point to apply
+	// (firmware.WriteWiFiRequest). "" means the WiFi cannot be changed
+	// from the settings page.
+	WiFiRequestDir string
+	// DiskFree returns the bytes left on the disk of the box's data, for
+	// the staff's dashboard; ok is false when unknown. nil shows none.
+	DiskFree func() (free int64, ok bool)
 	// Metrics receives the server's counters. nil means a private registry
 	// (metrics are then still served, but nobody else adds to them).
 	Metrics *metrics.Registry
@@ -98,6 +106,10 @@ type Server struct {
 	chatHub chatHub
 
 	pairLimit pairLimiter // POST /pair (peers.go)
+
+	started  time.Time // for the dashboard's uptime (dashboard.go)
+	presence presence  // visitors connected now and today (dashboard.go)
+	wifi     wifiState // the WiFi as staff last set it (admin_settings.go)
 }
 
 type staticFile struct {
@@ -137,6 +149,9 @@ func New(opts Options) (*Server, error) {
 		n, _ := opts.Visitors.Count()
 		return float64(n)
 	})
+	if err := s.initSettings(); err != nil {
+		return nil, err
+	}
 	s.mux = s.routes()
 	return s, nil
 }
@@ -207,7 +222,7 @@ func (s *Server) staticURL(name string) (string, error) {
 
 // Pages returns the handler of the box's own pages, for the captive portal
 // to call for requests addressed to the box.
-func (s *Server) Pages() http.Handler { return s.mux }
+func (s *Server) Pages() http.Handler { return s.withLang(s.mux) }
 
 // Wrap returns h with what every reply of the box needs, whatever answers
 // it (the captive portal in front of Pages included): security headers,

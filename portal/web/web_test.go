@@ -107,19 +107,23 @@ func TestWelcomeLanguage(t *testing.T) {
 
 func TestWelcomeShowsVenue(t *testing.T) {
 	b := newTestBox(t)
-	err := settings.Save(b.st, settings.Settings{Venue: "La Fabrique <du> Coin", Description: "Un fablab", Rules: "Rangez les outils.\n\nPas de <script>."})
+	err := settings.Save(b.st, settings.Settings{Venue: "La Fabrique <du> Coin", Description: "Un fablab", Rules: "Rangez les outils.\n\n- Pas de <script>.\n- **Merci**"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, body := b.do(req{target: "/welcome"})
 	for _, want := range []string{
-		"<h1>La Fabrique &lt;du&gt; Coin</h1>", "Un fablab", "<p>Rangez les outils.</p>", "<p>Pas de &lt;script&gt;.</p>",
+		"<h1>La Fabrique &lt;du&gt; Coin</h1>", "Un fablab", "<p>Rangez les outils.</p>", "<li>Pas de <!-- raw HTML omitted -->.</li>", "<li><strong>Merci</strong></li>",
 		`name="nickname"`, `<button type="submit">Entrer</button>`, "tiers.box", "10.42.0.1", "Restez connecté",
 		`href="/lang?to=en&amp;back=%2fwelcome"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("welcome page lacks %q", want)
 		}
+	}
+	// The rules are Markdown, and HTML in them is left out.
+	if strings.Contains(body, "<script>") {
+		t.Error("HTML in the rules reached the page")
 	}
 }
 

@@ -25,11 +25,16 @@ func (s *Server) welcomeShow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderWelcome(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	rules := p.Settings.Rules
-	if rules == "" {
-		rules = translate(p.Lang, "welcome.rules.default")
+	if rules := p.Settings.Rules; rules != "" {
+		html, err := renderMarkdown(rules)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		p.RulesHTML = html
+	} else {
+		p.Rules = splitLines(translate(p.Lang, "welcome.rules.default"))
 	}
-	p.Rules = splitLines(rules)
 	p.SessionLength = formatDuration(s.opts.Visitors.SessionLength(), p.Lang)
 	s.render(w, r, status, "welcome", p)
 }

@@ -107,10 +107,7 @@ func inlineImage(t string) bool {
 
 // formatSize shows a size the way a person reads it.
 func formatSize(n int64, lang string) string {
-	units := []string{"o", "Ko", "Mo", "Go", "To"}
-	if lang != "fr" {
-		units = []string{"B", "KB", "MB", "GB", "TB"}
-	}
+	units := strings.Fields(translate(lang, "format.size.units"))
 	f, i := float64(n), 0
 	for f >= 1000 && i < len(units)-1 {
 		f /= 1000
@@ -119,11 +116,7 @@ func formatSize(n int64, lang string) string {
 	if i == 0 {
 		return fmt.Sprintf("%d %s", n, units[0])
 	}
-	s := fmt.Sprintf("%.1f %s", f, units[i])
-	if lang == "fr" {
-		s = strings.Replace(s, ".", ",", 1)
-	}
-	return s
+	return strings.Replace(fmt.Sprintf("%.1f %s", f, units[i]), ".", translate(lang, "format.decimal"), 1)
 }
 
 func (s *Server) driveList(w http.ResponseWriter, r *http.Request) {

@@ -108,10 +108,7 @@ func (s *Server) padsShow(w http.ResponseWriter, r *http.Request) {
 }
 
 func formatWhen(t time.Time, lang string) string {
-	if lang == "fr" {
-		return t.Local().Format("02/01/2006 15:04")
-	}
-	return t.Local().Format("2006-01-02 15:04")
+	return t.Local().Format(translate(lang, "format.when"))
 }
 
 // slug turns a title into a pad name: letters and digits, the rest as

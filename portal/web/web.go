@@ -236,16 +236,9 @@ func formatDuration(d time.Duration, lang string) string {
 	h := int(d.Round(time.Hour) / time.Hour)
 	switch {
 	case h >= 48 && h%24 == 0:
-		if lang == "fr" {
-			return fmt.Sprintf("%d jours", h/24)
-		}
-		return fmt.Sprintf("%d days", h/24)
+		return translate(lang, "format.days", h/24)
 	case h >= 1:
-		if lang == "fr" {
-			return fmt.Sprintf("%d h", h)
-		}
-		return fmt.Sprintf("%d hours", h)
+		return translate(lang, "format.hours", h)
 	}
-	m := int(d.Round(time.Minute) / time.Minute)
-	return fmt.Sprintf("%d min", m)
+	return translate(lang, "format.minutes", int(d.Round(time.Minute)/time.Minute))
 }

@@ -24,15 +24,17 @@ const colourOf = name => {
 }
 
 const start = app => {
-  const { pad, nick, ws, connected, connecting, offline } = app.dataset
+  const { pad, ws, connected, connecting, offline } = app.dataset
+  // Someone who has not entered shows under the page's word for it.
+  const nick = app.dataset.nick || app.dataset.anonymous
   const doc = new Y.Doc()
   const text = doc.getText('content')
   // Kept in the browser: edits survive a dropped WiFi and a closed tab.
   const local = new IndexeddbPersistence('tiersbox-pad-' + pad, doc)
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const provider = new WebsocketProvider(`${scheme}//${location.host}${ws}`, pad, doc)
-  const { color, light } = colourOf(nick || 'anonyme')
-  provider.awareness.setLocalStateField('user', { name: nick || 'anonyme', color, colorLight: light })
+  const { color, light } = colourOf(nick)
+  provider.awareness.setLocalStateField('user', { name: nick, color, colorLight: light })
 
   const status = app.querySelector('.pad-status')
   const show = s => {
@@ -58,7 +60,7 @@ const start = app => {
         markdown(),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
-        EditorView.contentAttributes.of({ 'aria-label': app.dataset.label || 'pad' }),
+        EditorView.contentAttributes.of({ 'aria-label': app.dataset.label }),
         editable.of(EditorState.readOnly.of(true)),
         yCollab(text, provider.awareness)
       ]

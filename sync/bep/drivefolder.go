@@ -169,7 +169,10 @@ func hashFile(p, name string, info fs.FileInfo) (protocol.FileInfo, error) {
 		ModifiedS: info.ModTime().Unix(), ModifiedNs: int32(info.ModTime().Nanosecond())}
 	bs := protocol.BlockSize(f.Size)
 	f.RawBlockSize = int32(bs)
-	buf := make([]byte, bs)
+	// A small file needs a buffer of its own size, not of a block (128
+	// KiB at least): a scan of thousands of small files then allocates
+	// their size, not a block each.
+	buf := make([]byte, max(1, min(int64(bs), f.Size)))
 	var off int64
 	for {
 		n, err := io.ReadFull(fd, buf)

@@ -77,6 +77,13 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 // then stops them in the reverse order.
 func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	logger := newLogger(env, cfg.Log.Level)
+	// A restore staged on the staff page goes in place before anything
+	// opens the data (backup.go); restart stops the box to apply one.
+	if err := applyPendingRestore(dataDir, logger); err != nil {
+		return err
+	}
+	ctx, restart := context.WithCancelCause(ctx)
+	defer restart(nil)
 
 	// The identity first: it is what other boxes know this one by, and a
 	// damaged one must stop the box before anything else is touched.
@@ -234,7 +241,8 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
 		WiFi: web.WiFi{SSID: cfg.Network.SSID, Passphrase: cfg.Network.Passphrase, Own: cfg.Network.Mode == "own-wifi"},
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
-		Peers: newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Peers:  newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Backup: &boxBackup{st: st, dataDir: dataDir, jnl: jnl, files: files, restart: func() { restart(errRestart) }, logger: logger},
 	})
 	if err != nil {
 		return err
@@ -302,7 +310,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	if cfg.Sync.Discovery {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })
 	}
-	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, logger) })
+	g.Go(func() error {
+		return serveControl(gctx, dataDir, links, peers, logger, controlBackup(st, dataDir, logger))
+	})
 
 	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
 	err = g.Wait()
@@ -310,6 +320,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		return err
 	}
 	logger.Info("box stopped cleanly")
+	if errors.Is(context.Cause(ctx), errRestart) {
+		return errRestart
+	}
 	return nil
 }
 

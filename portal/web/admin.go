@@ -33,6 +33,8 @@ type adminPage struct {
 	Peers *peersPage
 	// Poster is the printable poster (poster.go).
 	Poster *posterView
+	// Backup is the backup and restore page (backup.go).
+	Backup *backupPage
 }
 
 type adminLink struct{ Path, Label string }
@@ -45,6 +47,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/drive", "admin.link.drive"},
 	{"/admin/peers", "admin.link.peers"},
 	{"/admin/poster", "admin.link.poster"},
+	{"/admin/backup", "admin.link.backup"},
 }
 
 // adminRoutes declares the staff pages under /admin.

@@ -226,6 +226,44 @@ func TestE2EBackupRestore(t *testing.T) {
 		if got := readContent(t, c, padName, filePath); got != want {
 			t.Errorf("content after the web restore differs: pad %q, file same %v", got.pad, got.file == want.file)
 		}
+
+		// Now the box has content: a restore without the staff's
+		// confirmation is refused before the archive is read, and one
+		// with it replaces everything, keeping the old data aside.
+		upload := func(confirm bool) (*http.Response, string) {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			if confirm {
+				mw.WriteField("replace", "yes")
+			}
+			fw, _ := mw.CreateFormFile("archive", "sauvegarde.tar")
+			b, _ := os.ReadFile(archive)
+			fw.Write(b)
+			mw.Close()
+			res := postBody(t, c, "/admin/backup/restore", mw.FormDataContentType(), &buf, staffCookie(t, c))
+			page, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			return res, string(page)
+		}
+		if res, page := upload(false); res.StatusCode != http.StatusConflict || !strings.Contains(page, "replace") {
+			t.Errorf("a restore over content, not confirmed: %s", res.Status)
+		}
+		if res, _ := upload(true); res.StatusCode != http.StatusOK {
+			t.Fatalf("a confirmed restore: %s", res.Status)
+		}
+		deadline = time.Now().Add(30 * time.Second)
+		for strings.Count(c.stderr.String(), "restore applied") < 2 || !healthy(c) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the box did not come back with the second restore:\n%s", c.stderr)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if aside, _ := filepath.Glob(filepath.Join(dataC, "before-restore-*", "tiersbox.db")); len(aside) != 1 {
+			t.Errorf("the replaced database is not kept aside: %v", aside)
+		}
+		if got := readContent(t, c, padName, filePath); got != want {
+			t.Errorf("content after the second web restore differs")
+		}
 		c.stop(t, os.Interrupt)
 		if id := deviceID(t, dataC); id != idC {
 			t.Errorf("the box's device ID changed to %s", id)

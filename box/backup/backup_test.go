@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
@@ -259,6 +260,35 @@ func TestBadArchivesChangeNothing(t *testing.T) {
 		})
 	}
 	_ = m
+}
+
+// Two restores in the same second keep both sets of replaced data.
+func TestTwoRestoresKeepBothAside(t *testing.T) {
+	src := sourceBox(t)
+	archive, _ := src.backup(t)
+	data := filepath.Join(t.TempDir(), "box")
+	st, _ := store.Open(data, store.Options{})
+	st.Close()
+	now := func() time.Time { return time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC) }
+	var asides []string
+	for range 2 {
+		if _, err := Stage(data, bytes.NewReader(archive), false); err != nil {
+			t.Fatal(err)
+		}
+		applied, err := ApplyPending(data, ApplyOptions{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		asides = append(asides, applied.Aside)
+	}
+	if asides[0] == asides[1] {
+		t.Fatalf("both restores set aside into %s", asides[0])
+	}
+	for _, a := range asides {
+		if _, err := os.Stat(filepath.Join(a, store.FileName)); err != nil {
+			t.Errorf("%s: %v", a, err)
+		}
+	}
 }
 
 func TestCheckFresh(t *testing.T) {

@@ -212,8 +212,10 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 		if fi, err := os.Lstat(to); err == nil && fi.IsDir() && os.Remove(to) == nil {
 			// An empty folder (a new box's drive): nothing to keep.
 		} else if err == nil {
-			if err := os.MkdirAll(aside, 0o750); err != nil {
-				return nil, fmt.Errorf("backup: %w", err)
+			if applied.Aside == "" {
+				if aside, err = newFolder(aside); err != nil {
+					return nil, err
+				}
 			}
 			if err := os.Rename(to, filepath.Join(aside, mv.to)); err != nil {
 				return nil, fmt.Errorf("backup: move %s aside: %w", to, err)
@@ -273,6 +275,24 @@ func prepare(pending string, po pendingOptions, adjust func(*bolt.Tx, bool) erro
 		return err
 	}
 	return durable.SyncDir(pending)
+}
+
+// newFolder makes a new folder named base, or base-2, base-3... when
+// taken: two restores in one second must not mix what they replaced.
+func newFolder(base string) (string, error) {
+	for i := 1; ; i++ {
+		dir := base
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(dir, 0o750)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || i > 1000 {
+			return "", fmt.Errorf("backup: %w", err)
+		}
+	}
 }
 
 func writeSynced(path string, data []byte) error {

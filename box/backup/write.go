@@ -27,8 +27,11 @@ type Source struct {
 	Store *store.Store
 	// DataDir is the data folder: the identity's files and the drive
 	// folder (DataDir/drive) are read there, and the database's copy is
-	// written there for a moment. Required.
+	// written there for a moment unless TmpDir says otherwise. Required.
 	DataDir string
+	// TmpDir is where the database's copy is written for a moment; ""
+	// means DataDir.
+	TmpDir string
 	// Version is the program's version, written in the manifest.
 	Version string
 	Logger  *slog.Logger
@@ -76,7 +79,11 @@ func Write(w io.Writer, src Source) (*Manifest, error) {
 	}
 
 	// The snapshot: the database to a temporary file, and the drive's list.
-	dbCopy, err := os.CreateTemp(src.DataDir, "backup-*.db.tmp")
+	tmpDir := src.TmpDir
+	if tmpDir == "" {
+		tmpDir = src.DataDir
+	}
+	dbCopy, err := os.CreateTemp(tmpDir, "backup-*.db.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("backup: copy the database: %w", err)
 	}

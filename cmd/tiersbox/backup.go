@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -123,7 +124,9 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 		return err
 	default:
 		logger := newLogger(env, "info")
-		_, err = backup.Write(w, backup.Source{Store: st, DataDir: common.data, Version: versionString(), Logger: logger})
+		// The database's copy goes beside the archive: staff may
+		// read the data folder without the right to write in it.
+		_, err = backup.Write(w, backup.Source{Store: st, DataDir: common.data, TmpDir: filepath.Dir(*out), Version: versionString(), Logger: logger})
 		st.Close()
 	}
 	if err != nil {
@@ -268,6 +271,8 @@ type boxBackup struct {
 	files   *drive.Service
 	restart func()
 	logger  *slog.Logger
+
+	stageMu sync.Mutex // one upload at a time uses the staging folder
 }
 
 func (b *boxBackup) Write(w io.Writer) error {
@@ -287,6 +292,8 @@ func (b *boxBackup) HasContent() (bool, error) {
 }
 
 func (b *boxBackup) Stage(r io.Reader, takeIdentity bool) (*backup.Manifest, error) {
+	b.stageMu.Lock()
+	defer b.stageMu.Unlock()
 	return backup.Stage(b.dataDir, r, takeIdentity)
 }
 

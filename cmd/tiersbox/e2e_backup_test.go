@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 const backupPassword = "un mot de passe"
@@ -66,8 +68,9 @@ func readContent(t *testing.T, d *daemon, padName, filePath string) boxContent {
 // byte-identical file, under a device ID of its own (or the old one with
 // --take-identity). Bad archives and a folder that holds a box are
 // refused, changing nothing. Then the staff page restores the same
-// archive onto a freshly set-up running box, which restarts by itself
-// with the content.
+// archive onto a freshly set-up running box, in a browser, and the box
+// restarts by itself with the content; a second restore there needs the
+// staff's confirmation.
 func TestE2EBackupRestore(t *testing.T) {
 	requireE2E(t)
 	dataA := initBox(t, "La Fabrique", backupPassword)
@@ -191,29 +194,21 @@ func TestE2EBackupRestore(t *testing.T) {
 		port := l.Addr().String()
 		l.Close()
 		c := startDaemon(t, "--data", dataC, "--http", port)
-		staffC := staffCookie(t, c)
 
-		pr, pw := io.Pipe()
-		mw := multipart.NewWriter(pw)
-		go func() {
-			fw, err := mw.CreateFormFile("archive", "sauvegarde.tar")
-			if err == nil {
-				var f *os.File
-				if f, err = os.Open(archive); err == nil {
-					_, err = io.Copy(fw, f)
-					f.Close()
-				}
-			}
-			if err == nil {
-				err = mw.Close()
-			}
-			pw.CloseWithError(err)
-		}()
-		res := postBody(t, c, "/admin/backup/restore", mw.FormDataContentType(), pr, staffC)
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK || !strings.Contains(string(page), idA) {
-			t.Fatalf("restore upload: %s\n%.2000s", res.Status, page)
+		// Staff restore the archive with the page's form, in a browser.
+		ctx := browser(t, c.hostPort())
+		runBrowser(t, ctx, "staff log in and send the backup",
+			chromedp.Navigate("http://tiers.box/admin/backup"),
+			chromedp.WaitVisible(chromedp.ID("password")),
+			chromedp.SendKeys(chromedp.ID("password"), backupPassword),
+			chromedp.Click(chromedp.CSS(`form.enter button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.ID("archive")),
+			chromedp.SetUploadFiles(chromedp.ID("archive"), []string{archive}),
+			chromedp.Click(chromedp.CSS(`form[action="/admin/backup/restore"] button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.ID("staged-title")),
+		)
+		if page := evalString(t, ctx, `document.querySelector("main").innerText`); !strings.Contains(page, idA) {
+			t.Fatalf("the page after sending the backup:\n%s", page)
 		}
 		// The box restarts by itself and applies it.
 		deadline := time.Now().Add(30 * time.Second)

@@ -312,3 +312,30 @@ func TestCheckFresh(t *testing.T) {
 		t.Errorf("a database: %v", err)
 	}
 }
+
+// An apply stopped halfway (here after the drive went in place, before
+// the database) finishes at the next run, without replacing the restored
+// drive by an empty one.
+func TestApplyResumesAfterInterruption(t *testing.T) {
+	src := sourceBox(t)
+	archive, _ := src.backup(t)
+	wantDrive := src.driveContent(t)
+	data := filepath.Join(t.TempDir(), "box")
+	if _, err := Stage(data, bytes.NewReader(archive), false); err != nil {
+		t.Fatal(err)
+	}
+	pending := filepath.Join(data, PendingDir)
+	if err := prepare(pending, pendingOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(pending, "drive"), filepath.Join(data, "drive")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyPending(data, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := openTestBox(t, data)
+	if files := got.driveContent(t); !reflect.DeepEqual(files, wantDrive) {
+		t.Errorf("drive after a resumed apply: %v", sortedKeys(files))
+	}
+}

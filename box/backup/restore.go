@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"tiersbox/box/identity"
+	"tiersbox/box/staff"
 	"tiersbox/box/store"
 	"tiersbox/internal/durable"
 )
@@ -240,7 +241,8 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 	return applied, nil
 }
 
-// prepare adjusts the pending database and readies the folders that
+// prepare adjusts the pending database (Adjust, and every staff session
+// ended) and readies the folders that
 // replace the box's: an empty drive folder when the archive held no file
 // (the old drive is replaced all the same), and an empty thumbnail folder
 // (the old box's thumbnails are of other files).
@@ -250,18 +252,24 @@ func prepare(pending string, po pendingOptions, adjust func(*bolt.Tx, bool) erro
 			err = fmt.Errorf("%w: %v", ErrBadDatabase, p)
 		}
 	}()
+	st, err := store.Open(pending, store.Options{})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDatabase, err)
+	}
 	if adjust != nil {
-		st, err := store.Open(pending, store.Options{})
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrBadDatabase, err)
-		}
 		err = st.Update(func(tx *bolt.Tx) error { return adjust(tx, po.TakeIdentity) })
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("backup: adjust the restored database: %w", err)
-		}
+	}
+	// The old box's staff sessions end: a session left open on a
+	// computer, or a cookie taken from the old box, must not open the
+	// new one. Staff log in again, with the password of the backup.
+	if err == nil {
+		err = staff.EndAll(st)
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("backup: adjust the restored database: %w", err)
 	}
 	for _, d := range []string{"drive", "drive-thumbs"} {
 		if err := os.MkdirAll(filepath.Join(pending, d), 0o750); err != nil {

@@ -144,6 +144,14 @@ func TestE2EBackupRestore(t *testing.T) {
 		if got := readContent(t, b, padName, filePath); got != want {
 			t.Errorf("restored content differs:\npad %q\nwant %q\nchat %s\nwant %s\nfile same: %v", got.pad, want.pad, got.chat, want.chat, got.file == want.file)
 		}
+		// The old box's staff sessions do not open the new one.
+		req, _ := http.NewRequest(http.MethodGet, b.url+"admin/backup", nil)
+		req.AddCookie(staff)
+		if res, err := http.DefaultTransport.RoundTrip(req); err != nil || res.StatusCode != http.StatusSeeOther {
+			t.Errorf("the source's staff session on the restored box: %v %v", res.Status, err)
+		} else {
+			res.Body.Close()
+		}
 		// The restored box writes under its own identity.
 		res := postBody(t, b, "/chat/g%C3%A9n%C3%A9ral", "application/x-www-form-urlencoded", strings.NewReader("text=apr%C3%A8s"), enterHTTP(t, b))
 		res.Body.Close()

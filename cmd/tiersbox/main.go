@@ -22,6 +22,11 @@ func main() {
 	stop()
 	switch {
 	case err == nil:
+	case errors.Is(err, errRestart):
+		// A restore was staged: start again to apply it (backup.go).
+		err = restartSelf()
+		fmt.Fprintln(os.Stderr, "tiersbox:", err)
+		os.Exit(1)
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
 	case errors.Is(err, errUsage):
@@ -58,6 +63,8 @@ func commands() []command {
 		{"link", "link another box or Syncthing device: link add DEVICE-ID [--address tcp://HOST:PORT] [--name NAME], link list, link remove DEVICE-ID", cmdLink},
 		{"peers", "show the boxes seen on the network and the linked ones with their sync state (box running)", cmdPeers},
 		{"export", "write the venue's documentation as a static website in a ZIP: export --out FILE.zip (box running or not)", cmdExport},
+		{"backup", "write an archive of the box (database and drive) to a file: backup --out FILE", cmdBackup},
+		{"restore", "put an archive in place in a new data folder: restore [--take-identity] FILE (box stopped)", cmdRestore},
 		{"network-config", "write the Raspberry Pi's WiFi, DHCP and firewall configuration", cmdNetworkConfig},
 		{"version", "print the version", cmdVersion},
 		{"help", "explain the subcommands", nil},

@@ -81,7 +81,7 @@ type peersReport struct {
 }
 
 // serveControl answers the CLI on the control socket until ctx is done.
-func serveControl(ctx context.Context, dataDir string, links *link.Links, node *bep.Node, export exportFunc, logger *slog.Logger) error {
+func serveControl(ctx context.Context, dataDir string, links *link.Links, node *bep.Node, logger *slog.Logger, more ...func(*http.ServeMux)) error {
 	path := filepath.Join(dataDir, controlSocket)
 	os.Remove(path) // left by a box that was killed; the database lock proves none runs
 	l, err := net.Listen("unix", path)
@@ -117,7 +117,9 @@ func serveControl(ctx context.Context, dataDir string, links *link.Links, node *
 		st, err := node.Status()
 		reply(w, peersReport{Device: node.DeviceID().String(), Folders: node.Folders(), Discovered: discovered(), Linked: st}, err)
 	})
-	controlExport(mux, export, logger)
+	for _, add := range more {
+		add(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -78,6 +78,13 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 // then stops them in the reverse order.
 func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	logger := newLogger(env, cfg.Log.Level)
+	// A restore staged on the staff page goes in place before anything
+	// opens the data (backup.go); restart stops the box to apply one.
+	if err := applyPendingRestore(dataDir, logger); err != nil {
+		return err
+	}
+	ctx, restart := context.WithCancelCause(ctx)
+	defer restart(nil)
 
 	// The identity first: it is what other boxes know this one by, and a
 	// damaged one must stop the box before anything else is touched.
@@ -239,7 +246,8 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown, Privacy: mine,
 		WiFi: boxWiFi(cfg, dataDir, logger), WiFiRequestDir: dataDir, DiskFree: func() (int64, bool) { return diskFree(dataDir) },
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
-		Peers: newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Peers:  newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Backup: &boxBackup{st: st, dataDir: dataDir, jnl: jnl, files: files, restart: func() { restart(errRestart) }, logger: logger},
 	})
 	if err != nil {
 		return err
@@ -308,7 +316,10 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	if cfg.Sync.Discovery {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })
 	}
-	g.Go(func() error { return serveControl(gctx, dataDir, links, peers, pages.WriteExport, logger) })
+	g.Go(func() error {
+		return serveControl(gctx, dataDir, links, peers, logger, controlBackup(st, dataDir, logger),
+			func(mux *http.ServeMux) { controlExport(mux, pages.WriteExport, logger) })
+	})
 
 	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
 	err = g.Wait()
@@ -316,6 +327,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		return err
 	}
 	logger.Info("box stopped cleanly")
+	if errors.Is(context.Cause(ctx), errRestart) {
+		return errRestart
+	}
 	return nil
 }
 

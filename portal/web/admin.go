@@ -39,6 +39,8 @@ type adminPage struct {
 	Dashboard *dashboardView
 	// Settings is the settings form (admin_settings.go).
 	Settings *settingsView
+	// Backup is the backup and restore page (backup.go).
+	Backup *backupPage
 }
 
 type adminLink struct{ Path, Label string }
@@ -53,6 +55,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/admin/poster", "admin.link.poster"},
 	{"/admin/export", "admin.link.export"},
 	{"/admin/settings", "admin.link.settings"},
+	{"/admin/backup", "admin.link.backup"},
 }
 
 // adminRoutes declares the staff pages under /admin.

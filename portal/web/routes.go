@@ -37,6 +37,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.exportRoutes(mux)
 	s.settingsRoutes(mux, forms)
 	s.privacyRoutes(mux, forms)
+	s.backupRoutes(mux, forms)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux

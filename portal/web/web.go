@@ -85,6 +85,9 @@ type Options struct {
 	// Peers is box-to-box sync as the staff's /admin/peers page and the
 	// pairing endpoint POST /pair see it. nil means neither is served.
 	Peers PeersView
+	// Backup downloads and restores the box's archive on the staff's
+	// /admin/backup page. nil means the page is not served.
+	Backup BackupView
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger

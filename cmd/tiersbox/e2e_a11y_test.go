@@ -73,6 +73,7 @@ var a11yPages = []struct {
 	{"admin home", "/admin", staffMember, false, ".dashboard dl"},
 	{"admin settings", "/admin/settings", staffMember, false, "#venue"},
 	{"admin export", "/admin/export", staffMember, false, "#export-name"},
+	{"admin backup", "/admin/backup", staffMember, false, `form[action="/admin/backup/restore"] input[type=file]`},
 	{"admin peers", "/admin/peers", staffMember, false, "#self-id"},
 	{"admin poster", "/admin/poster", staffMember, false, ".poster svg"},
 	{"chat list, staff", "/chat", staffMember, false, `form[action="/chat/atelier/archive"] input[name=reopen]`},

@@ -53,8 +53,8 @@ type ExportSources struct {
 	Pads  *pad.Service
 	Chat  *chat.Service
 	Drive *drive.Service
-	// Lang is the language of the pages; "" means French, the box's
-	// default.
+	// Lang is the language of the pages; "" means the venue's default
+	// language (the first it offers).
 	Lang string
 	// Now is the date of the export; the zero value means time.Now().
 	Now time.Time
@@ -203,6 +203,9 @@ func newExporter(src ExportSources) (*exporter, error) {
 		return nil, err
 	}
 	lang := src.Lang
+	if lang == "" {
+		lang = st.Offered()[0]
+	}
 	if _, ok := catalog[lang]; !ok {
 		lang = "fr"
 	}

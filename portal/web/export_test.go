@@ -479,3 +479,26 @@ func FuzzExportName(f *testing.F) {
 		}
 	})
 }
+
+// The export speaks the venue's default language: the first it offers.
+func TestExportLanguage(t *testing.T) {
+	b := newExportBox(t)
+	venue, err := settings.Load(b.src.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ offered, want string }{{"", "fr"}, {"en,fr", "en"}, {"fr", "fr"}, {"en", "en"}} {
+		venue.Languages = tt.offered
+		if err := settings.Save(b.src.Store, venue); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := WriteExport(context.Background(), &buf, b.src); err != nil {
+			t.Fatal(err)
+		}
+		index := string(openZip(t, buf.Bytes())["index.html"])
+		if !strings.Contains(index, `<html lang="`+tt.want+`"`) {
+			t.Errorf("offered %q: index.html is not in %s", tt.offered, tt.want)
+		}
+	}
+}

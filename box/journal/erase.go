@@ -109,11 +109,7 @@ func (j *Journal) notifyErased(lowest map[Origin]uint64) {
 	j.watchMu.Lock()
 	ws := j.erasedW
 	j.watchMu.Unlock()
-	for o, seq := range lowest {
-		for _, f := range ws {
-			f(o, seq)
-		}
-	}
+	callAll(ws, lowest)
 }
 
 // applyErasures blanks the entries of this box that the requests among

@@ -117,9 +117,14 @@ func (j *Journal) notify(heads map[Origin]uint64) {
 	j.watchMu.Lock()
 	ws := j.watchers
 	j.watchMu.Unlock()
-	for o, h := range heads {
-		for _, f := range ws {
-			f(o, h)
+	callAll(ws, heads)
+}
+
+// callAll calls each of fs with each origin of m and its number.
+func callAll(fs []func(Origin, uint64), m map[Origin]uint64) {
+	for o, n := range m {
+		for _, f := range fs {
+			f(o, n)
 		}
 	}
 }

@@ -94,10 +94,7 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 	if *out == "" {
 		return fmt.Errorf("%w: --out FILE is required", errUsage)
 	}
-	if _, err := identity.Load(common.data); err != nil {
-		if errors.Is(err, identity.ErrNotFound) {
-			return fmt.Errorf("no box in %s", common.data)
-		}
+	if _, err := loadIdentity(common.data); err != nil {
 		return err
 	}
 	// Into a temporary file renamed at the end: a backup that fails

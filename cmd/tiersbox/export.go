@@ -12,11 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"tiersbox/box/chat"
 	"tiersbox/box/drive"
-	"tiersbox/box/identity"
-	"tiersbox/box/journal"
-	"tiersbox/box/pad"
 	"tiersbox/box/store"
 	"tiersbox/portal/web"
 )
@@ -136,10 +132,7 @@ func exportFromDaemon(ctx context.Context, dataDir string, w io.Writer) error {
 
 // exportFromData opens a stopped box's data folder and exports it.
 func exportFromData(ctx context.Context, dataDir string, w io.Writer) error {
-	id, err := identity.Load(dataDir)
-	if errors.Is(err, identity.ErrNotFound) {
-		return fmt.Errorf("no box identity in %s: run `tiersbox init --data %s` first", dataDir, dataDir)
-	}
+	id, err := loadIdentity(dataDir)
 	if err != nil {
 		return err
 	}
@@ -152,28 +145,11 @@ func exportFromData(ctx context.Context, dataDir string, w io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	// The same parts, opened in the same order, as `tiersbox run`.
-	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{})
+	// The same parts, opened the same way, as `tiersbox run`.
+	svc, err := openServices(st, id, dataDir, drive.Options{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	pads, err := pad.New(st, jnl, pad.Options{})
-	if err != nil {
-		return err
-	}
-	defer pads.Close()
-	chats, err := chat.New(st, jnl, chat.Options{})
-	if err != nil {
-		return err
-	}
-	files, err := drive.New(st, jnl, drive.Options{
-		Dir:      filepath.Join(dataDir, "drive"),
-		TmpDir:   filepath.Join(dataDir, "drive-tmp"),
-		ThumbDir: filepath.Join(dataDir, "drive-thumbs"),
-	})
-	if err != nil {
-		return err
-	}
-	defer files.Close()
-	return web.WriteExport(ctx, w, web.ExportSources{Store: st, Pads: pads, Chat: chats, Drive: files, Version: versionString()})
+	defer svc.Close()
+	return web.WriteExport(ctx, w, web.ExportSources{Store: st, Pads: svc.pads, Chat: svc.chats, Drive: svc.files, Version: versionString()})
 }

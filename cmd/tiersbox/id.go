@@ -15,13 +15,20 @@ func cmdID(ctx context.Context, args []string, env cmdEnv) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	id, err := identity.Load(common.data)
-	if errors.Is(err, identity.ErrNotFound) {
-		return fmt.Errorf("no box identity in %s: run `tiersbox init --data %s` first", common.data, common.data)
-	}
+	id, err := loadIdentity(common.data)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(env.stdout, id.DeviceID)
 	return nil
+}
+
+// loadIdentity loads the identity of the box in dataDir, for the commands
+// that need a box set up already.
+func loadIdentity(dataDir string) (*identity.Identity, error) {
+	id, err := identity.Load(dataDir)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, fmt.Errorf("no box identity in %s: run `tiersbox init --data %s` first", dataDir, dataDir)
+	}
+	return id, err
 }

@@ -185,10 +185,7 @@ var errNoDaemon = errors.New("no box running on this data folder")
 
 // withLinks runs f on the links of a stopped box, opening its database.
 func withLinks(dataDir string, f func(*link.Links) error) error {
-	id, err := identity.Load(dataDir)
-	if errors.Is(err, identity.ErrNotFound) {
-		return fmt.Errorf("no box identity in %s: run `tiersbox init --data %s` first", dataDir, dataDir)
-	}
+	id, err := loadIdentity(dataDir)
 	if err != nil {
 		return err
 	}

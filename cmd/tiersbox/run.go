@@ -74,6 +74,62 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 	return runBox(ctx, cfg, common.data, env)
 }
 
+// services are the box's parts over its journal, opened the same way by
+// `tiersbox run` and by the commands that read a stopped box.
+type services struct {
+	jnl    *journal.Journal
+	pads   *pad.Service
+	chats  *chat.Service
+	files  *drive.Service
+	logger *slog.Logger
+}
+
+// openServices opens the journal, pads, chat and drive of the box id in
+// st; limits gives the drive's size limits (its folders are set here).
+func openServices(st *store.Store, id *identity.Identity, dataDir string, limits drive.Options, logger *slog.Logger) (*services, error) {
+	svc := &services{logger: logger}
+	var err error
+	// The journal is this box's, named by its device ID. A visitor may
+	// have their messages and files erased (box/privacy); nothing else.
+	svc.jnl, err = journal.Open(st, journal.Origin(id.DeviceID), journal.Options{
+		Erasable: []journal.Kind{chat.KindPost, drive.KindFile},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if svc.pads, err = pad.New(st, svc.jnl, pad.Options{Logger: logger}); err != nil {
+		return nil, err
+	}
+	if svc.chats, err = chat.New(st, svc.jnl, chat.Options{Logger: logger}); err != nil {
+		svc.Close()
+		return nil, err
+	}
+	// The drive's files live beside the database: the drive folder, which
+	// sync shares, and uploads under way and thumbnails outside it.
+	limits.Dir = filepath.Join(dataDir, "drive")
+	limits.TmpDir = filepath.Join(dataDir, "drive-tmp")
+	limits.ThumbDir = filepath.Join(dataDir, "drive-thumbs")
+	limits.Logger = logger
+	if svc.files, err = drive.New(st, svc.jnl, limits); err != nil {
+		svc.Close()
+		return nil, err
+	}
+	return svc, nil
+}
+
+// Close flushes the pads' last edits and closes the drive; the database
+// is the caller's to close afterwards.
+func (s *services) Close() {
+	if s.pads != nil {
+		if err := s.pads.Close(); err != nil {
+			s.logger.Error("flushing pad edits at shutdown", "error", err)
+		}
+	}
+	if s.files != nil {
+		s.files.Close()
+	}
+}
+
 // runBox builds every component in order, runs them until ctx is done,
 // then stops them in the reverse order.
 func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
@@ -114,43 +170,17 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		logger.Info("box not set up yet: run `tiersbox init` to name the venue and set the staff password")
 	}
 
-	// The journal is this box's, named by its device ID. A visitor may
-	// have their messages and files erased (box/privacy); nothing else.
-	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{
-		Erasable: []journal.Kind{chat.KindPost, drive.KindFile},
-	})
-	if err != nil {
-		return err
-	}
-	pads, err := pad.New(st, jnl, pad.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	chats, err := chat.New(st, jnl, chat.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	// The drive's files live beside the database: the drive folder, which
-	// sync shares, and uploads under way and thumbnails outside it.
-	files, err := drive.New(st, jnl, drive.Options{
-		Dir:         filepath.Join(dataDir, "drive"),
-		TmpDir:      filepath.Join(dataDir, "drive-tmp"),
-		ThumbDir:    filepath.Join(dataDir, "drive-thumbs"),
+	svc, err := openServices(st, id, dataDir, drive.Options{
 		MaxFileSize: cfg.Drive.MaxFileSize.Bytes,
 		Quota:       cfg.Drive.Quota.Bytes,
-		Logger:      logger,
-	})
+	}, logger)
 	if err != nil {
 		return err
 	}
-	defer files.Close()
 	// Pads flush their last second of edits to the journal before the
 	// database closes (deferred calls run last-in, first-out).
-	defer func() {
-		if err := pads.Close(); err != nil {
-			logger.Error("flushing pad edits at shutdown", "error", err)
-		}
-	}()
+	defer svc.Close()
+	jnl, pads, chats, files := svc.jnl, svc.pads, svc.chats, svc.files
 
 	// Box-to-box sync: other boxes' entries go to the services as soon
 	// as they are in the journal, so open pads and channels show them.

@@ -78,6 +78,14 @@ var (
 type Options struct {
 	// Now returns the wall-clock time; nil means time.Now.
 	Now func() time.Time
+	// Logged are the kinds whose entries are also indexed by time, from
+	// every origin, for a log that pages through them newest first (the
+	// staff's moderation log) without reading the whole journal. The
+	// index is written in the transaction that appends or ingests each
+	// entry. Open rebuilds it, reading the journal once, when the list
+	// differs from the one it was built with, so every Open of a box's
+	// database should pass the same list. nil indexes nothing.
+	Logged []Kind
 }
 
 // Journal appends to this box's journal and stores other boxes' entries.
@@ -88,6 +96,8 @@ type Journal struct {
 
 	mu    sync.Mutex // serialises appends and the clock
 	clock clock
+
+	logged map[Kind]bool // kinds indexed in store.BucketJournalLog
 
 	watchMu  sync.Mutex
 	watchers []func(Origin, uint64)
@@ -131,9 +141,15 @@ func indexKey(target string, o Origin, seq uint64) []byte {
 
 // Open opens the journal of the box origin in an open store.
 func Open(st *store.Store, origin Origin, opts Options) (*Journal, error) {
-	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}}
+	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}, logged: make(map[Kind]bool)}
 	if j.clock.now == nil {
 		j.clock.now = time.Now
+	}
+	for _, k := range opts.Logged {
+		j.logged[k] = true
+	}
+	if err := j.checkLog(); err != nil {
+		return nil, fmt.Errorf("journal: open: %w", err)
 	}
 	// The clock resumes after the latest time stored, so that a box
 	// whose wall clock went back (a Pi without a real-time clock boots
@@ -201,6 +217,9 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 				return err
 			}
 			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
+				return err
+			}
+			if err := j.logEntry(tx, e); err != nil {
 				return err
 			}
 			out = append(out, e)
@@ -279,6 +298,9 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 				return err
 			}
 			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
+				return err
+			}
+			if err := j.logEntry(tx, e); err != nil {
 				return err
 			}
 			grown[e.Origin] = e.Seq

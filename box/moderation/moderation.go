@@ -150,6 +150,10 @@ type Log struct {
 // Kinds as its Logged kinds.
 func New(j *journal.Journal) *Log { return &Log{j: j} }
 
+// Here returns this box's origin, to tell its actions from those of
+// linked boxes.
+func (l *Log) Here() journal.Origin { return l.j.Origin() }
+
 // Page returns up to n actions before pos (the zero pos: the newest),
 // newest first, and whether older ones remain.
 func (l *Log) Page(before journal.LogPos, n int) ([]Action, bool, error) {

@@ -21,6 +21,7 @@ import (
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
 	"tiersbox/box/metrics"
+	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
 	"tiersbox/box/settings"
 	"tiersbox/box/staff"
@@ -107,7 +108,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 	}
 
 	// The journal is this box's, named by its device ID.
-	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{})
+	// Moderation actions are indexed by time as they are written or
+	// arrive, for the staff's moderation log.
+	jnl, err := journal.Open(st, journal.Origin(id.DeviceID), journal.Options{Logged: moderation.Kinds})
 	if err != nil {
 		return err
 	}
@@ -234,7 +237,8 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown,
 		WiFi: web.WiFi{SSID: cfg.Network.SSID, Passphrase: cfg.Network.Passphrase, Own: cfg.Network.Mode == "own-wifi"},
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
-		Peers: newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Peers:      newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Moderation: moderation.New(jnl),
 	})
 	if err != nil {
 		return err

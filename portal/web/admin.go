@@ -45,6 +45,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/drive", "admin.link.drive"},
 	{"/admin/peers", "admin.link.peers"},
 	{"/admin/poster", "admin.link.poster"},
+	{"/admin/moderation", "admin.link.moderation"},
 }
 
 // adminRoutes declares the staff pages under /admin.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"tiersbox/box/pad"
 	"tiersbox/box/settings"
 	"tiersbox/box/visitor"
 	"tiersbox/portal/captive"
@@ -49,6 +50,10 @@ type page struct {
 	Drive *driveView
 
 	Admin *adminPage // the staff pages (admin.go)
+
+	Moderation *moderationView // the moderation log (moderation.go)
+	PadFlags   pad.Flags       // a pad staff locked or archived
+	IsStaff    bool            // show staff controls on a shared page
 }
 
 type langLink struct {

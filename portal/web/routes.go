@@ -35,6 +35,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.peersRoutes(mux, forms)
 	s.posterRoutes(mux)
 	s.privacyRoutes(mux)
+	s.moderationRoutes(mux, forms)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux

@@ -28,6 +28,7 @@ import (
 	"tiersbox/box/chat"
 	"tiersbox/box/drive"
 	"tiersbox/box/metrics"
+	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
 	"tiersbox/box/staff"
 	"tiersbox/box/store"
@@ -73,6 +74,9 @@ type Options struct {
 	// Peers is box-to-box sync as the staff's /admin/peers page and the
 	// pairing endpoint POST /pair see it. nil means neither is served.
 	Peers PeersView
+	// Moderation is the staff's moderation log (/admin/moderation). nil
+	// means the page is not served.
+	Moderation *moderation.Log
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger
@@ -118,6 +122,9 @@ func New(opts Options) (*Server, error) {
 		opts.Staff = staff.New(opts.Store, staff.Options{Logger: opts.Logger})
 	}
 	s := &Server{opts: opts, logger: opts.Logger, padHub: padHub{rooms: make(map[string]*room)}, chatHub: chatHub{channels: make(map[string]*chatRoom)}}
+	if opts.Pads != nil {
+		opts.Pads.OnFlags(s.padHub.flagsChanged)
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -74,6 +74,13 @@ type payload struct {
 	Note     string `json:"note"`
 }
 
+// Verbs are every Verb an Action can have.
+var Verbs = []string{
+	"chat.remove", "chat.clear", "chat.mute", "chat.unmute", "chat.archive", "chat.open",
+	"pad.lock", "pad.unlock", "pad.archive", "pad.unarchive",
+	"drive.hide", "drive.show", "drive.remove", "drive.removeown",
+}
+
 // Describe turns a journal entry into an Action; ok is false for an entry
 // that is not a moderation action (or that this box cannot read).
 func Describe(e journal.Entry) (Action, bool) {
@@ -202,5 +209,8 @@ func ParseCursor(s string) (journal.LogPos, bool) {
 		return journal.LogPos{}, false
 	}
 	pos.Time, pos.Seq = journal.Time(t), seq
+	if Cursor(pos) != s {
+		return journal.LogPos{}, false // one spelling per place: no leading zeros, lower-case hex
+	}
 	return pos, true
 }

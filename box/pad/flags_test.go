@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,4 +162,45 @@ func TestLockReachesLinkedBox(t *testing.T) {
 	if got := p.Text(); got != "après avant " {
 		t.Fatalf("text %q", got)
 	}
+}
+
+// FuzzApplyFlags gives lock and archive entries as another box could
+// send them: any kind, target and payload. Applying never fails on
+// content, applying again changes nothing, and a restart reads the flags
+// memory holds.
+func FuzzApplyFlags(f *testing.F) {
+	f.Add("pad.lock", "pad/atelier", []byte(`{"locked":true,"note":"x"}`), uint64(1))
+	f.Add("pad.archive", "pad/atelier", []byte(`{"archived":true}`), uint64(2))
+	f.Add("pad.lock", "pad/../x", []byte(`{"locked":true}`), uint64(3))
+	f.Add("pad.archive", "pad/atelier", []byte(`{"archived":"yes"}`), uint64(4))
+	f.Add("pad.lock", "pad/atelier", []byte(`null`), uint64(5))
+	dir, err := os.MkdirTemp("", "fuzzpad")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(dir) })
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	j, _ := journal.Open(st, journal.Origin{9}, journal.Options{})
+	s, err := New(st, j, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, kind, target string, payload []byte, seq uint64) {
+		e := journal.Entry{Origin: journal.Origin{1}, Seq: seq, Time: journal.Time(seq << 16), Kind: journal.Kind(kind), Target: target, Payload: payload}
+		if err := s.applyFlags([]journal.Entry{e}); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		name := strings.TrimPrefix(target, TargetPrefix)
+		before := s.Flags(name)
+		if err := s.applyFlags([]journal.Entry{e}); err != nil || s.Flags(name) != before {
+			t.Fatalf("applying again: %v, flags %+v then %+v", err, before, s.Flags(name))
+		}
+		if err := s.loadFlags(); err != nil || s.Flags(name) != before {
+			t.Fatalf("reloading: %v, flags %+v then %+v", err, before, s.Flags(name))
+		}
+	})
 }

@@ -298,3 +298,52 @@ func TestModerationPages(t *testing.T) {
 		t.Error("the staff home does not link to the moderation log")
 	}
 }
+
+// TestPadLockFromLinkedBox: a lock decided at a linked box reaches this
+// box through sync (the journal's Ingest, then the pads' Apply), and the
+// editors open here are closed at once with the code that makes them
+// read-only.
+func TestPadLockFromLinkedBox(t *testing.T) {
+	hs, pads, st := newLockServer(t)
+	c := dial(t, hs, "atelier?mode=edit", 11)
+	c.sync()
+
+	// The other box, with a journal of its own.
+	otherStore, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherStore.Close()
+	otherJournal, err := journal.Open(otherStore, journal.Origin{2}, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPads, err := pad.New(otherStore, otherJournal, pad.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherPads.Close()
+	if err := otherPads.Lock("atelier", true, "staff", "à relire"); err != nil {
+		t.Fatal(err)
+	}
+	var entries []journal.Entry
+	otherJournal.Since(journal.Origin{2}, 0, func(e journal.Entry) error { entries = append(entries, e); return nil })
+
+	// This box's journal, as sync writes to it.
+	here, err := journal.Open(st, journal.Origin{1}, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Ingest(entries...); err != nil {
+		t.Fatal(err)
+	}
+	if err := pads.Apply(entries...); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := c.closedWith(); code != closeCodeLocked {
+		t.Fatalf("an editor here when the lock arrives: closed with %d", code)
+	}
+	if !pads.Flags("atelier").Locked {
+		t.Fatal("the pad is not locked here")
+	}
+}

@@ -28,6 +28,11 @@
 // each other box's journal, and at start-up it reads whatever came after
 // (a stop between Ingest and Apply loses nothing).
 //
+// # Locked and archived pads
+//
+// Staff lock a pad (it reads but takes no edit) or archive it (locked,
+// and marked for lists to leave out): journal entries too, see flags.go.
+//
 // # Who may import it
 //
 // portal and cmd. It does no networking.

@@ -34,7 +34,7 @@ const (
 	closePadFull        = "this pad is full"
 )
 
-// A locked pad's connections are read-only (pad_lock.go): the box answers
+// A locked pad's connections are read-only (box/pad flags.go): the box answers
 // their sync step 1 and sends them every update, and drops the updates
 // they send, as y-websocket servers do for read-only clients. The pad's
 // editor says which way it wants the pad (?mode=edit or ?mode=read); a

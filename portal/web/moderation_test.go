@@ -1,9 +1,11 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +347,34 @@ func TestPadLockFromLinkedBox(t *testing.T) {
 	}
 	if !pads.Flags("atelier").Locked {
 		t.Fatal("the pad is not locked here")
+	}
+}
+
+// TestModerationLogPages: the log shows modPageSize actions a page, and
+// links to the older ones and back.
+func TestModerationLogPages(t *testing.T) {
+	b, _, chats := modBox(t)
+	_, _, c := b.login(staffPassword)
+	staff := []*http.Cookie{c}
+	for i := range modPageSize + 5 {
+		if err := chats.Mute(fmt.Sprintf("nick%02d", i), "staff", time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := b.do(req{target: "/admin/moderation", cookies: staff})
+	if n := strings.Count(body, "<tr><td>"); n != modPageSize {
+		t.Fatalf("the first page has %d actions", n)
+	}
+	if !strings.Contains(body, "nick54") || strings.Contains(body, "nick04") {
+		t.Error("the first page does not hold the newest actions")
+	}
+	m := regexp.MustCompile(`href="/admin/moderation\?before=([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no link to older actions")
+	}
+	_, body = b.do(req{target: "/admin/moderation?before=" + m[1], cookies: staff})
+	if n := strings.Count(body, "<tr><td>"); n != 5 || !strings.Contains(body, "nick00") || strings.Contains(body, "before=") ||
+		!strings.Contains(body, `href="/admin/moderation"`) {
+		t.Errorf("the second page has %d actions, or the wrong links", n)
 	}
 }

@@ -83,8 +83,10 @@ type Options struct {
 	// staff's moderation log) without reading the whole journal. The
 	// index is written in the transaction that appends or ingests each
 	// entry. Open rebuilds it, reading the journal once, when the list
-	// differs from the one it was built with, so every Open of a box's
-	// database should pass the same list. nil indexes nothing.
+	// differs from the one it was built with, and indexes what was
+	// stored meanwhile by a Journal opened without a list. nil leaves
+	// the index as it is (a reader, such as an export, needs nothing
+	// more) and Log then reads it as it was.
 	Logged []Kind
 }
 
@@ -148,8 +150,10 @@ func Open(st *store.Store, origin Origin, opts Options) (*Journal, error) {
 	for _, k := range opts.Logged {
 		j.logged[k] = true
 	}
-	if err := j.checkLog(); err != nil {
-		return nil, fmt.Errorf("journal: open: %w", err)
+	if opts.Logged != nil {
+		if err := j.checkLog(); err != nil {
+			return nil, fmt.Errorf("journal: open: %w", err)
+		}
 	}
 	// The clock resumes after the latest time stored, so that a box
 	// whose wall clock went back (a Pi without a real-time clock boots
@@ -223,6 +227,9 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 				return err
 			}
 			out = append(out, e)
+		}
+		if err := j.logHead(tx, j.origin, seq); err != nil {
+			return err
 		}
 		if also != nil {
 			return also(tx, out)
@@ -305,6 +312,11 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 			}
 			grown[e.Origin] = e.Seq
 			added++
+		}
+		for o, seq := range grown {
+			if err := j.logHead(tx, o, seq); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

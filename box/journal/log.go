@@ -13,12 +13,26 @@ import (
 
 // The log: store.BucketJournalLog holds, for each entry of a kind listed
 // in Options.Logged, the key time(8) origin(32) seq(8) with no value, so
-// that a cursor reads those entries in time order across origins; and,
-// under logKindsKey, the list of kinds the index was built for.
+// that a cursor reads those entries in time order across origins; under
+// logKindsKey, the list of kinds the index was built for; and under
+// "h" origin(32), the last sequence number of that origin indexed. Keys
+// of other lengths than logKeyLen are these records.
 
 const logKeyLen = 8 + 32 + 8
 
 var logKindsKey = []byte("kinds")
+
+func logHeadKey(o Origin) []byte { return append([]byte("h"), o[:]...) }
+
+// logHead records that origin's entries are indexed up to seq, in the
+// transaction that stored them. A Journal opened without a list records
+// nothing: the next one with a list indexes what it stored.
+func (j *Journal) logHead(tx *bolt.Tx, o Origin, seq uint64) error {
+	if len(j.logged) == 0 {
+		return nil
+	}
+	return tx.Bucket(store.BucketJournalLog).Put(logHeadKey(o), binary.BigEndian.AppendUint64(nil, seq))
+}
 
 func logKey(t Time, o Origin, seq uint64) []byte {
 	k := make([]byte, 0, logKeyLen)
@@ -45,44 +59,51 @@ func (j *Journal) loggedList() string {
 	return strings.Join(kinds, "\n")
 }
 
-// checkLog rebuilds the log index when it was built for other kinds (or
-// never): one read of the whole journal, in one transaction.
+// checkLog brings the log index up to date at Open: rebuilt when it was
+// built for other kinds (or never), in one read of the whole journal;
+// otherwise completed with whatever was stored after each origin's
+// indexed head. One transaction either way.
 func (j *Journal) checkLog() error {
 	want := j.loggedList()
-	var have string
-	if err := j.st.View(func(tx *bolt.Tx) error {
-		have = string(tx.Bucket(store.BucketJournalLog).Get(logKindsKey))
-		return nil
-	}); err != nil {
-		return err
-	}
-	if have == want {
-		return nil
-	}
 	return j.st.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(store.BucketJournalLog); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucket(store.BucketJournalLog)
-		if err != nil {
-			return err
-		}
-		if len(j.logged) > 0 {
-			root := tx.Bucket(store.BucketJournal)
-			err := root.ForEachBucket(func(name []byte) error {
-				return root.Bucket(name).ForEach(func(k, v []byte) error {
-					e, _, err := Decode(v)
-					if err != nil {
-						return fmt.Errorf("rebuilding the log: seq %d: %w", binary.BigEndian.Uint64(k), err)
-					}
-					return j.logEntry(tx, e)
-				})
-			})
-			if err != nil {
+		b := tx.Bucket(store.BucketJournalLog)
+		if string(b.Get(logKindsKey)) != want {
+			if err := tx.DeleteBucket(store.BucketJournalLog); err != nil {
+				return err
+			}
+			var err error
+			if b, err = tx.CreateBucket(store.BucketJournalLog); err != nil {
+				return err
+			}
+			if err := b.Put(logKindsKey, []byte(want)); err != nil {
 				return err
 			}
 		}
-		return b.Put(logKindsKey, []byte(want))
+		root := tx.Bucket(store.BucketJournal)
+		return root.ForEachBucket(func(name []byte) error {
+			var o Origin
+			copy(o[:], name)
+			done := uint64(0)
+			if v := b.Get(logHeadKey(o)); len(v) == 8 {
+				done = binary.BigEndian.Uint64(v)
+			}
+			last := done
+			c := root.Bucket(name).Cursor()
+			for k, v := c.Seek(seqKey(done + 1)); k != nil; k, v = c.Next() {
+				e, _, err := Decode(v)
+				if err != nil {
+					return fmt.Errorf("indexing the log: %v seq %d: %w", o, binary.BigEndian.Uint64(k), err)
+				}
+				if err := j.logEntry(tx, e); err != nil {
+					return err
+				}
+				last = e.Seq
+			}
+			if last == done {
+				return nil
+			}
+			return j.logHead(tx, o, last)
+		})
 	})
 }
 

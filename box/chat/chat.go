@@ -116,7 +116,8 @@ type channelPayload struct {
 
 type mutePayload struct {
 	Nick  string `json:"nick"`
-	Until int64  `json:"until"` // Unix milliseconds
+	Until int64  `json:"until"`          // Unix milliseconds
+	Note  string `json:"note,omitempty"` // the staff's reason, for the moderation log
 }
 
 // Options configure New.
@@ -365,10 +366,22 @@ func (s *Service) setArchived(channel, author string, archived bool) error {
 // Mute stops a nickname from posting until the given time (staff); a time
 // already past lifts an earlier mute.
 func (s *Service) Mute(nick, author string, until time.Time) error {
+	return s.MuteNote(nick, author, until, "")
+}
+
+// MaxNote bounds the reason staff give for a mute, in bytes.
+const MaxNote = 500
+
+// MuteNote is Mute with the staff's reason, which the moderation log
+// shows.
+func (s *Service) MuteNote(nick, author string, until time.Time, note string) error {
 	if strings.TrimSpace(nick) == "" {
 		return errors.New("chat: no nickname to mute")
 	}
-	payload, _ := json.Marshal(mutePayload{Nick: nickKey(nick), Until: until.UnixMilli()})
+	if len(note) > MaxNote {
+		return fmt.Errorf("chat: a note is at most %d bytes", MaxNote)
+	}
+	payload, _ := json.Marshal(mutePayload{Nick: nickKey(nick), Until: until.UnixMilli(), Note: note})
 	_, err := s.append(journal.Draft{Kind: KindMute, Target: targetMutes, Author: author, Payload: payload})
 	return err
 }

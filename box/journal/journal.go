@@ -85,6 +85,16 @@ type Options struct {
 	// Erasable are the kinds an erasure request may erase (erase.go);
 	// entries of other kinds are never erased.
 	Erasable []Kind
+	// Logged are the kinds whose entries are also indexed by time, from
+	// every origin, for a log that pages through them newest first (the
+	// staff's moderation log) without reading the whole journal. The
+	// index is written in the transaction that appends or ingests each
+	// entry. Open rebuilds it, reading the journal once, when the list
+	// differs from the one it was built with, and indexes what was
+	// stored meanwhile by a Journal opened without a list. nil leaves
+	// the index as it is (a reader, such as an export, needs nothing
+	// more) and Log then reads it as it was.
+	Logged []Kind
 }
 
 // Journal appends to this box's journal and stores other boxes' entries.
@@ -97,6 +107,7 @@ type Journal struct {
 	clock clock
 
 	erasable map[Kind]bool
+	logged map[Kind]bool // kinds indexed in store.BucketJournalLog
 
 	watchMu  sync.Mutex
 	watchers []func(Origin, uint64)
@@ -146,12 +157,20 @@ func indexKey(target string, o Origin, seq uint64) []byte {
 
 // Open opens the journal of the box origin in an open store.
 func Open(st *store.Store, origin Origin, opts Options) (*Journal, error) {
-	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}, erasable: make(map[Kind]bool)}
+	j := &Journal{st: st, origin: origin, clock: clock{now: opts.Now}, erasable: make(map[Kind]bool), logged: make(map[Kind]bool)}
 	for _, k := range opts.Erasable {
 		j.erasable[k] = true
 	}
 	if j.clock.now == nil {
 		j.clock.now = time.Now
+	}
+	for _, k := range opts.Logged {
+		j.logged[k] = true
+	}
+	if opts.Logged != nil {
+		if err := j.checkLog(); err != nil {
+			return nil, fmt.Errorf("journal: open: %w", err)
+		}
 	}
 	// The clock resumes after the latest time stored, so that a box
 	// whose wall clock went back (a Pi without a real-time clock boots
@@ -223,9 +242,15 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 			if err := idx.Put(indexKey(e.Target, e.Origin, e.Seq), nil); err != nil {
 				return err
 			}
+			if err := j.logEntry(tx, e); err != nil {
+				return err
+			}
 			out = append(out, e)
 		}
 		if err := j.applyErasures(tx, out, erased); err != nil {
+			return err
+		}
+		if err := j.logHead(tx, j.origin, seq); err != nil {
 			return err
 		}
 		if also != nil {
@@ -333,9 +358,17 @@ func (j *Journal) Ingest(entries ...Entry) (int, error) {
 					return err
 				}
 			}
+			if err := j.logEntry(tx, e); err != nil {
+				return err
+			}
 			grown[e.Origin] = e.Seq
 			stored = append(stored, e)
 			added++
+		}
+		for o, seq := range grown {
+			if err := j.logHead(tx, o, seq); err != nil {
+				return err
+			}
 		}
 		return j.applyErasures(tx, stored, erased)
 	})

@@ -28,6 +28,11 @@
 // each other box's journal, and at start-up it reads whatever came after
 // (a stop between Ingest and Apply loses nothing).
 //
+// # Locked and archived pads
+//
+// Staff lock a pad (it reads but takes no edit) or archive it (locked,
+// and marked for lists to leave out): journal entries too, see flags.go.
+//
 // # Who may import it
 //
 // portal and cmd. It does no networking.
@@ -110,6 +115,9 @@ type Service struct {
 	walN   uint64 // next write-ahead key suffix
 	closed bool   // after Close: no more timers, no more edits
 
+	flags   map[string]Flags // pads staff locked or archived (flags.go)
+	onFlags []func(string, Flags)
+
 	editMu sync.Mutex // serialises Edit
 
 	// remoteMu serialises the reading of other boxes' entries (Apply and
@@ -134,6 +142,9 @@ func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if err := s.loadFlags(); err != nil {
+		return nil, err
 	}
 	if err := s.recover(); err != nil {
 		return nil, err
@@ -383,6 +394,9 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	if err := ydoc.CheckUpdate(update); err != nil {
 		return err
 	}
+	if p.Flags().ReadOnly() {
+		return ErrLocked
+	}
 	p.mu.Lock()
 	full := p.size+len(update) > MaxBytes
 	p.mu.Unlock()
@@ -410,6 +424,12 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Staff may have locked the pad while the update was written: under
+	// the pad's lock, the flags are settled (setFlags).
+	if p.Flags().ReadOnly() {
+		s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.BucketPadWAL).Delete(key) })
+		return ErrLocked
+	}
 	if err := p.doc.ApplyUpdate(update); err != nil {
 		// Cannot happen after the decode check, except for references a
 		// decode cannot see; keep the log consistent either way.
@@ -593,7 +613,7 @@ func writeCache(tx *bolt.Tx, name string, state []byte, title string, heads map[
 func (s *Service) Apply(entries ...journal.Entry) error {
 	origins := make(map[journal.Origin]bool)
 	for _, e := range entries {
-		if e.Origin != s.j.Origin() && e.Kind == KindUpdate {
+		if e.Origin != s.j.Origin() && (e.Kind == KindUpdate || e.Kind == KindLock || e.Kind == KindArchive) {
 			origins[e.Origin] = true
 		}
 	}
@@ -625,6 +645,7 @@ func (s *Service) catchUp(origins map[journal.Origin]bool) error {
 	}
 	names := make(map[string]bool)
 	read := make(map[string]uint64)
+	var decisions []journal.Entry // lock and archive entries
 	for o, head := range heads {
 		key := originKey(o)
 		if o == s.j.Origin() || (origins != nil && !origins[o]) || head <= seen[key] {
@@ -632,6 +653,9 @@ func (s *Service) catchUp(origins map[journal.Origin]bool) error {
 		}
 		err := s.j.Since(o, seen[key], func(e journal.Entry) error {
 			read[key] = e.Seq
+			if e.Kind == KindLock || e.Kind == KindArchive {
+				decisions = append(decisions, e)
+			}
 			if name, ok := strings.CutPrefix(e.Target, TargetPrefix); ok && e.Kind == KindUpdate && ValidName(name) {
 				names[name] = true
 			}
@@ -642,6 +666,9 @@ func (s *Service) catchUp(origins map[journal.Origin]bool) error {
 		}
 	}
 	var errs []error
+	if err := s.applyFlags(decisions); err != nil {
+		errs = append(errs, err)
+	}
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if err := s.refresh(name); err != nil {
 			errs = append(errs, err)
@@ -813,6 +840,9 @@ func (p *Pad) Title() string {
 // pad is full. Edits of this box are made one at a time, since they share
 // its client ID.
 func (p *Pad) Edit(author string, f func(d *ydoc.Doc) error) error {
+	if p.Flags().ReadOnly() {
+		return ErrLocked // even an edit that would change nothing
+	}
 	p.s.editMu.Lock()
 	defer p.s.editMu.Unlock()
 	p.mu.Lock()
@@ -838,6 +868,7 @@ type Info struct {
 	Name    string
 	Title   string
 	Updated time.Time
+	Flags   Flags // locked or archived by staff
 }
 
 // List returns every pad that has been written to, here or at another
@@ -845,6 +876,10 @@ type Info struct {
 // Apply keep up to date.
 func (s *Service) List() ([]Info, error) {
 	var out []Info
+	// A copy: the service's lock is not taken inside a transaction.
+	s.mu.Lock()
+	flags := maps.Clone(s.flags)
+	s.mu.Unlock()
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketPadCache).ForEach(func(k, v []byte) error {
 			if len(k) > 0 && k[0] == 0 {
@@ -861,7 +896,7 @@ func (s *Service) List() ([]Info, error) {
 			if title == "" {
 				title = string(k)
 			}
-			out = append(out, Info{Name: string(k), Title: title, Updated: c.Updated.Wall()})
+			out = append(out, Info{Name: string(k), Title: title, Updated: c.Updated.Wall(), Flags: flags[string(k)]})
 			return nil
 		})
 	})

@@ -57,6 +57,11 @@ var (
 	// sync/bep: per folder, this box's index (files, sequence, index ID)
 	// and what each linked peer announced.
 	BucketBEP = []byte("bep")
+	// journal: the entries of chosen kinds (the moderation actions) by
+	// time, for a log that reads newest first across origins.
+	BucketJournalLog = []byte("journal_log")
+	// pad: each pad's lock and archive state, derived from the journal.
+	BucketPadFlags = []byte("pad_flags")
 )
 
 var keySchemaVersion = []byte("schema_version")
@@ -83,6 +88,8 @@ var migrations = []Migration{
 	createBuckets(BucketChat, BucketDrive, BucketDriveUploads),
 	// 4: box-to-box sync.
 	createBuckets(BucketLinks, BucketBEP),
+	// 5: the moderation log and pads' lock and archive state.
+	createBuckets(BucketJournalLog, BucketPadFlags),
 }
 
 // createBuckets is a migration that adds buckets.

@@ -21,6 +21,7 @@ import (
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
 	"tiersbox/box/metrics"
+	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
 	"tiersbox/box/privacy"
 	"tiersbox/box/settings"
@@ -91,8 +92,11 @@ func openServices(st *store.Store, id *identity.Identity, dataDir string, limits
 	var err error
 	// The journal is this box's, named by its device ID. A visitor may
 	// have their messages and files erased (box/privacy); nothing else.
+	// Moderation actions are indexed by time as they are written or
+	// arrive, for the staff's moderation log.
 	svc.jnl, err = journal.Open(st, journal.Origin(id.DeviceID), journal.Options{
 		Erasable: []journal.Kind{chat.KindPost, drive.KindFile},
+		Logged:   moderation.Kinds,
 	})
 	if err != nil {
 		return nil, err
@@ -276,8 +280,9 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		Store: st, Visitors: visitors, MAC: neighbours.MAC, Addresses: shown, Privacy: mine,
 		WiFi: boxWiFi(cfg, dataDir, logger), WiFiRequestDir: dataDir, DiskFree: func() (int64, bool) { return diskFree(dataDir) },
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
-		Peers:  newPeersView(links, peers, id, venue.Venue, httpBound, logger),
-		Backup: &boxBackup{st: st, dataDir: dataDir, jnl: jnl, files: files, restart: func() { restart(errRestart) }, logger: logger},
+		Peers:      newPeersView(links, peers, id, venue.Venue, httpBound, logger),
+		Backup:     &boxBackup{st: st, dataDir: dataDir, jnl: jnl, files: files, restart: func() { restart(errRestart) }, logger: logger},
+		Moderation: moderation.New(jnl),
 	})
 	if err != nil {
 		return err

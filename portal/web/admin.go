@@ -56,6 +56,7 @@ var staffDestinations = []struct{ path, key string }{
 	{"/admin/export", "admin.link.export"},
 	{"/admin/settings", "admin.link.settings"},
 	{"/admin/backup", "admin.link.backup"},
+	{"/admin/moderation", "admin.link.moderation"},
 }
 
 // adminRoutes declares the staff pages under /admin.

@@ -28,6 +28,7 @@ import (
 
 	"tiersbox/box/chat"
 	"tiersbox/box/drive"
+	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
 	"tiersbox/box/privacy"
 	"tiersbox/box/visitor"
@@ -434,7 +435,7 @@ func newExternalBox(t *testing.T) *externalBox {
 	srv, err := New(Options{
 		Store: st, Visitors: visitor.New(st, visitor.Options{}), Addresses: []string{"tiers.box", "10.42.0.1"},
 		Pads: pads, Chat: chats, Drive: d, Peers: fp, Backup: &fakeBackup{}, Version: "test",
-		Privacy: privacy.New(j, chats, d, nil),
+		Privacy: privacy.New(j, chats, d, nil), Moderation: moderation.New(j),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -619,7 +620,7 @@ func TestNothingLoadedFromOutside(t *testing.T) {
 	seeds := []string{
 		"/", "/welcome", "/about", "/about?from=example.org", "/privacy",
 		"/pads", "/pads?q=compte", "/pads/compte-rendu", "/chat", generalPath, "/drive", "/drive?folder=atelier",
-		"/admin", "/admin/", "/admin/peers", "/admin/export/download", "/admin/backup", "/admin/backup/download", "/healthz", "/metrics",
+		"/admin", "/admin/", "/admin/peers", "/admin/export/download", "/admin/backup", "/admin/backup/download", "/admin/moderation", "/healthz", "/metrics",
 		"/nowhere", "/static/nowhere.css", "/lang?to=xx", "/pads/pas%20un%20nom", "/pads/compte-rendu/history/nope",
 		"/chat/pas%20un%20salon", "/drive/nowhere.png", "/enter", "/admin/login", "/pair",
 	}

@@ -34,6 +34,20 @@ const (
 	closePadFull        = "this pad is full"
 )
 
+// A locked pad's connections are read-only (box/pad flags.go): the box answers
+// their sync step 1 and sends them every update, and drops the updates
+// they send, as y-websocket servers do for read-only clients. The pad's
+// editor says which way it wants the pad (?mode=edit or ?mode=read); a
+// connection whose mode is not the pad's, or every connection when staff
+// lock or unlock the pad, is closed with one of these codes, on which the
+// editor switches and reconnects.
+const (
+	closeCodeLocked   = 4001
+	closeCodeUnlocked = 4002
+	closeLocked       = "this pad is locked"
+	closeUnlocked     = "this pad is unlocked"
+)
+
 // upgrader keeps memory per connection small: hundreds of phones stay
 // connected, most of them idle. Write buffers are shared between writes.
 var upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
@@ -91,6 +105,28 @@ func (h *padHub) join(p *pad.Pad) (*room, error) {
 	return r, nil
 }
 
+// flagsChanged closes every connection to a pad staff just locked or
+// unlocked (here or at a linked box), so that editors switch at once.
+func (h *padHub) flagsChanged(name string, fl pad.Flags) {
+	h.mu.Lock()
+	r := h.rooms[name]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	code, reason := closeCodeUnlocked, closeUnlocked
+	if fl.ReadOnly() {
+		code, reason = closeCodeLocked, closeLocked
+	}
+	r.mu.Lock()
+	conns := r.list()
+	r.mu.Unlock()
+	for _, c := range conns {
+		// close waits for the frame to leave, up to a second.
+		go c.close(code, reason)
+	}
+}
+
 // closeAll closes every pad websocket (http.Server.Shutdown does not).
 func (h *padHub) closeAll() {
 	h.mu.Lock()
@@ -146,6 +182,16 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	rm.mu.Unlock()
 	if full {
 		c.close(websocket.CloseTryAgainLater, closeFull)
+		return
+	}
+	switch mode := r.URL.Query().Get("mode"); {
+	case mode == "edit" && p.Flags().ReadOnly():
+		c.close(closeCodeLocked, closeLocked)
+		s.leave(rm, c)
+		return
+	case mode == "read" && !p.Flags().ReadOnly():
+		c.close(closeCodeUnlocked, closeUnlocked)
+		s.leave(rm, c)
 		return
 	}
 
@@ -207,8 +253,15 @@ func (s *Server) readPad(p *pad.Pad, rm *room, c *padConn, author string) {
 				c.enqueue(encodeSync(syncStep2, diff))
 				continue
 			}
+			if p.Flags().ReadOnly() {
+				continue // a read-only connection: dropped, stored nowhere
+			}
 			if err := applyShallow(p, m.payload, author, c); err != nil {
 				switch {
+				case errors.Is(err, pad.ErrLocked):
+					// Locked since the check: the editor learns it
+					// from the close and switches to reading.
+					c.close(closeCodeLocked, closeLocked)
 				case errors.Is(err, ydoc.ErrMalformed):
 					c.close(websocket.CloseUnsupportedData, "malformed update")
 				case errors.Is(err, pad.ErrFull):

@@ -81,6 +81,7 @@ func renderMarkdown(src string) (template.HTML, error) {
 type padList struct {
 	Name, Title string
 	Updated     string
+	Flags       pad.Flags
 }
 
 // padsShow lists the pads, newest first, filtered by title with ?q=.
@@ -98,11 +99,18 @@ func (s *Server) padsShow(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	p.Query = q
 	needle := strings.ToLower(q)
+	// Archived pads are left out; staff list them alone with ?archived=1.
+	p.IsStaff = s.isStaff(r)
+	archived := p.IsStaff && r.URL.Query().Get("archived") == "1"
+	p.PadFlags.Archived = archived
 	for _, info := range list {
 		if needle != "" && !strings.Contains(strings.ToLower(info.Title), needle) && !strings.Contains(info.Name, needle) {
 			continue
 		}
-		p.Pads = append(p.Pads, padList{Name: info.Name, Title: info.Title, Updated: formatWhen(info.Updated, p.Lang)})
+		if info.Flags.Archived != archived {
+			continue
+		}
+		p.Pads = append(p.Pads, padList{Name: info.Name, Title: info.Title, Updated: formatWhen(info.Updated, p.Lang), Flags: info.Flags})
 	}
 	s.render(w, r, http.StatusOK, "pads", p)
 }
@@ -282,6 +290,7 @@ func (s *Server) padShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.PadName, pg.PadTitle, pg.PadHTML, pg.PadEmpty = name, title, html, strings.TrimSpace(text) == ""
+	pg.PadFlags, pg.IsStaff = p.Flags(), s.isStaff(r)
 	s.render(w, r, http.StatusOK, "pad", pg)
 }
 
@@ -311,7 +320,7 @@ func (s *Server) padPage(w http.ResponseWriter, r *http.Request) *page {
 		s.serverError(w, r, err)
 		return nil
 	}
-	pg.PadName, pg.PadTitle = name, p.Title()
+	pg.PadName, pg.PadTitle, pg.PadFlags = name, p.Title(), p.Flags()
 	return pg
 }
 
@@ -394,6 +403,10 @@ func (s *Server) padRestore(w http.ResponseWriter, r *http.Request) {
 	err := s.opts.Pads.Restore(name, r.PostForm.Get("version"), author)
 	if errors.Is(err, pad.ErrNoVersion) {
 		s.notFound(w, r)
+		return
+	}
+	if errors.Is(err, pad.ErrLocked) {
+		s.renderError(w, r, http.StatusLocked, "pad.locked.restore")
 		return
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"tiersbox/box/pad"
 	"tiersbox/box/settings"
 	"tiersbox/box/visitor"
 	"tiersbox/portal/captive"
@@ -55,6 +56,10 @@ type page struct {
 	Admin *adminPage // the staff pages (admin.go)
 
 	Privacy *privacyView // the privacy page (privacy.go)
+
+	Moderation *moderationView // the moderation log (moderation.go)
+	PadFlags   pad.Flags       // a pad staff locked or archived
+	IsStaff    bool            // show staff controls on a shared page
 }
 
 type langLink struct {

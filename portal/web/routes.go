@@ -38,6 +38,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.settingsRoutes(mux, forms)
 	s.privacyRoutes(mux, forms)
 	s.backupRoutes(mux, forms)
+	s.moderationRoutes(mux, forms)
 	// Everything else gets the friendly page, not the mux's plain text.
 	mux.HandleFunc("/", s.notFound)
 	return mux

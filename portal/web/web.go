@@ -28,6 +28,7 @@ import (
 	"tiersbox/box/chat"
 	"tiersbox/box/drive"
 	"tiersbox/box/metrics"
+	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
 	"tiersbox/box/privacy"
 	"tiersbox/box/staff"
@@ -88,6 +89,9 @@ type Options struct {
 	// Backup downloads and restores the box's archive on the staff's
 	// /admin/backup page. nil means the page is not served.
 	Backup BackupView
+	// Moderation is the staff's moderation log (/admin/moderation). nil
+	// means the page is not served.
+	Moderation *moderation.Log
 	// Version is shown in the footer.
 	Version string
 	Logger  *slog.Logger
@@ -137,6 +141,9 @@ func New(opts Options) (*Server, error) {
 		opts.Staff = staff.New(opts.Store, staff.Options{Logger: opts.Logger})
 	}
 	s := &Server{opts: opts, logger: opts.Logger, padHub: padHub{rooms: make(map[string]*room)}, chatHub: chatHub{channels: make(map[string]*chatRoom)}}
+	if opts.Pads != nil {
+		opts.Pads.OnFlags(s.padHub.flagsChanged)
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -74,6 +74,8 @@ var a11yPages = []struct {
 	{"admin settings", "/admin/settings", staffMember, false, "#venue"},
 	{"admin export", "/admin/export", staffMember, false, "#export-name"},
 	{"admin backup", "/admin/backup", staffMember, false, `form[action="/admin/backup/restore"] input[type=file]`},
+	{"admin moderation", "/admin/moderation", staffMember, false, "table.modlog td"},
+	{"pad, staff", "/pads/{pad}", staffMember, true, `form[action$="/lock"] button`},
 	{"admin peers", "/admin/peers", staffMember, false, "#self-id"},
 	{"admin poster", "/admin/poster", staffMember, false, ".poster svg"},
 	{"chat list, staff", "/chat", staffMember, false, `form[action="/chat/atelier/archive"] input[name=reopen]`},

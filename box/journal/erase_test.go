@@ -150,3 +150,44 @@ func TestErasedFrameMustBeBlank(t *testing.T) {
 		t.Fatalf("blank: %v %+v", err, got)
 	}
 }
+
+// FuzzParseErase: an erasure request comes from any linked box; whatever
+// its payload, parsing gives an error or refs that name real entries, and
+// applying it to a journal never fails nor erases what it may not.
+func FuzzParseErase(f *testing.F) {
+	f.Add(EraseDrafts("ana", []Ref{{boxA, 1}, {boxB, 2}})[0].Payload, "ana")
+	f.Add([]byte(`{"refs":[{"o":"zz","s":1},{"o":"","s":0}]}`), "")
+	f.Add([]byte(`{"refs":null}`), "tom")
+	f.Fuzz(func(t *testing.T, payload []byte, author string) {
+		refs, err := ParseErase(Entry{Kind: KindErase, Payload: payload})
+		if err != nil {
+			return
+		}
+		for _, r := range refs {
+			if r.Seq == 0 {
+				t.Fatalf("a ref to sequence 0: %+v", r)
+			}
+		}
+		if len(payload) > 4096 || len(author) > maxString {
+			return // the journal part below is slower: keep it to small inputs
+		}
+		j, _ := openTest(t, t.TempDir(), boxA, &fakeClock{time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)})
+		j.erasable = map[Kind]bool{"chat.post": true}
+		own, err := j.Append(Draft{Kind: "chat.post", Target: "chat/g", Author: "ana", Payload: []byte("x")},
+			Draft{Kind: "pad.update", Target: "pad/p", Author: "ana", Payload: []byte("y")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := Entry{Origin: boxB, Seq: 1, Time: own[1].Time + 1, Kind: KindErase, Target: TargetErase, Author: author, Payload: payload}
+		if _, err := j.Ingest(req); err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("ingesting a request: %v", err)
+		}
+		got := collect(t, j, boxA, 0)
+		if got[1].Erased {
+			t.Fatal("a pad edit was erased")
+		}
+		if got[0].Erased && author != "ana" {
+			t.Fatalf("another box erased Ana's message in the name of %q", author)
+		}
+	})
+}

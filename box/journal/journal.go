@@ -107,7 +107,7 @@ type Journal struct {
 	clock clock
 
 	erasable map[Kind]bool
-	logged map[Kind]bool // kinds indexed in store.BucketJournalLog
+	logged   map[Kind]bool // kinds indexed in store.BucketJournalLog
 
 	watchMu  sync.Mutex
 	watchers []func(Origin, uint64)

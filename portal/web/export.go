@@ -733,7 +733,8 @@ const maxSegment = 200
 // refuses, no "." or "..", no leading or trailing space or dot, not a
 // name Windows reserves, NFC, at most maxSegment bytes.
 func safeSegment(s string) string {
-	s = norm.NFC.String(s)
+	// Invalid bytes first: normalising around them would not be stable.
+	s = norm.NFC.String(strings.ToValidUTF8(s, "_"))
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case r < 0x20, r == 0x7f, unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r):

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -225,7 +226,44 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 		}
 		return strings.Compare(a.f.Name, b.f.Name)
 	})
-	return out
+	return spreadFolders(out, rank)
+}
+
+// spreadFolders reorders the files (rank 1) of a sorted want list so that
+// consecutive ones are in different folders, taking the folders in turn.
+// Files pulled in parallel then land in different folders: creating many
+// files at once in one folder makes them queue on that folder's lock in
+// the kernel, which spins on the processor meanwhile (a box receiving
+// 10,000 small files in 100 folders spent more time opening files than
+// receiving them).
+func spreadFolders(ws []want, rank func(protocol.FileInfo) int) []want {
+	start := slices.IndexFunc(ws, func(w want) bool { return rank(w.f) == 1 })
+	if start < 0 {
+		return ws
+	}
+	end := start
+	for end < len(ws) && rank(ws[end].f) == 1 {
+		end++
+	}
+	var dirs []string
+	byDir := map[string][]want{}
+	for _, w := range ws[start:end] {
+		d := path.Dir(w.f.Name)
+		if _, ok := byDir[d]; !ok {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], w)
+	}
+	files := ws[start:start:end]
+	for len(files) < end-start {
+		for _, d := range dirs {
+			if q := byDir[d]; len(q) > 0 {
+				files = append(files, q[0])
+				byDir[d] = q[1:]
+			}
+		}
+	}
+	return ws
 }
 
 // wantSegment: a segment is wanted when it holds more of its origin's

@@ -1,0 +1,44 @@
+package bep
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/syncthing/syncthing/lib/protocol"
+)
+
+// Files pulled together land in different folders; folders still come
+// first and deletions last, and nothing is lost or repeated.
+func TestSpreadFolders(t *testing.T) {
+	f := func(name string, typ protocol.FileInfoType, deleted bool) want {
+		return want{f: protocol.FileInfo{Name: name, Type: typ, Deleted: deleted}}
+	}
+	file := protocol.FileInfoTypeFile
+	dir := protocol.FileInfoTypeDirectory
+	in := []want{
+		f("a", dir, false), f("b", dir, false),
+		f("a/1", file, false), f("a/2", file, false), f("a/3", file, false),
+		f("b/1", file, false), f("top", file, false),
+		f("old", file, true),
+	}
+	rank := func(fi protocol.FileInfo) int {
+		switch {
+		case fi.IsDeleted():
+			return 2
+		case fi.IsDirectory():
+			return 0
+		}
+		return 1
+	}
+	var got []string
+	for _, w := range spreadFolders(slices.Clone(in), rank) {
+		got = append(got, w.f.Name)
+	}
+	want := []string{"a", "b", "a/1", "b/1", "top", "a/2", "a/3", "old"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	if got := spreadFolders(nil, rank); len(got) != 0 {
+		t.Fatalf("empty list: %v", got)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"tiersbox/scripts/internal/proc"
@@ -112,6 +113,10 @@ func main() {
 			}
 			printRun(r)
 			results = append(results, r)
+			// What a run wrote and removed is flushed before the next
+			// starts, so that one side's write-back is not timed in the
+			// other's run.
+			syscall.Sync()
 		}
 	}
 	summarize(results)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncthing/syncthing/lib/protocol"
+
 	"tiersbox/box/chat"
 	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
@@ -79,8 +81,9 @@ func (s *Server) moderationShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := &moderationView{Newer: before != "", Mutes: muteChoices, HasChat: s.opts.Chat != nil}
+	names := s.linkedNames()
 	for _, a := range actions {
-		view.Actions = append(view.Actions, s.modRow(a, p.Lang))
+		view.Actions = append(view.Actions, s.modRow(a, p.Lang, names))
 	}
 	if more && len(actions) > 0 {
 		view.Older = moderation.Cursor(actions[len(actions)-1].Pos)
@@ -95,12 +98,36 @@ func (s *Server) moderationShow(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "admin_moderation", p)
 }
 
-// modRow describes an action in the page's language.
-func (s *Server) modRow(a moderation.Action, lang string) modRow {
+// linkedNames maps the device IDs of linked boxes to the names staff
+// gave them, so that the log says which venue acted; empty when sync is
+// not served or cannot say.
+func (s *Server) linkedNames() map[string]string {
+	names := map[string]string{}
+	if s.opts.Peers == nil {
+		return names
+	}
+	linked, err := s.opts.Peers.Linked()
+	if err != nil {
+		s.logger.Warn("moderation log: reading the linked boxes", "error", err)
+		return names
+	}
+	for _, l := range linked {
+		if l.Name != "" {
+			names[l.DeviceID] = l.Name
+		}
+	}
+	return names
+}
+
+// modRow describes an action in the page's language; names are the
+// linked boxes' names by device ID.
+func (s *Server) modRow(a moderation.Action, lang string, names map[string]string) modRow {
 	row := modRow{When: formatWhen(a.Time, lang), Stamp: a.Time.UTC().Format(time.RFC3339), Note: a.Note,
 		Action: translate(lang, "mod.verb."+a.Verb), Target: a.Target}
 	if a.Origin == s.opts.Moderation.Here() {
 		row.Box = translate(lang, "mod.box.here")
+	} else if name, ok := names[protocol.DeviceID(a.Origin).String()]; ok {
+		row.Box = translate(lang, "mod.box.other", name)
 	} else {
 		row.Box = translate(lang, "mod.box.other", a.Origin.String())
 	}

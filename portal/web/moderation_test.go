@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/syncthing/syncthing/lib/protocol"
 	bolt "go.etcd.io/bbolt"
 
 	"tiersbox/box/chat"
@@ -376,5 +377,32 @@ func TestModerationLogPages(t *testing.T) {
 	if n := strings.Count(body, "<tr><td>"); n != 5 || !strings.Contains(body, "nick00") || strings.Contains(body, "before=") ||
 		!strings.Contains(body, `href="/admin/moderation"`) {
 		t.Errorf("the second page has %d actions, or the wrong links", n)
+	}
+}
+
+// The log names a linked box by the name staff gave it.
+func TestModerationLogNamesLinkedBoxes(t *testing.T) {
+	var j *journal.Journal
+	b, _ := newStaffBox(t, staffPassword, func(o *Options) {
+		var err error
+		if j, err = journal.Open(o.Store, journal.Origin{1}, journal.Options{Logged: moderation.Kinds}); err != nil {
+			t.Fatal(err)
+		}
+		o.Moderation = moderation.New(j)
+		o.Peers = &fakePeers{linked: []PeerLinked{{DeviceID: otherID, Name: "Café des Possibles"}}}
+	})
+	other, err := protocol.DeviceIDFromString(otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mute := journal.Entry{Origin: journal.Origin(other), Seq: 1, Time: 1 << 20, Kind: chat.KindMute, Target: "chat", Author: "staff",
+		Payload: []byte(`{"nick":"Zed","until":4102444800000}`)}
+	if _, err := j.Ingest(mute); err != nil {
+		t.Fatal(err)
+	}
+	_, _, c := b.login(staffPassword)
+	_, body := b.do(req{target: "/admin/moderation", cookies: []*http.Cookie{c}})
+	if !strings.Contains(body, "box Café des Possibles") {
+		t.Fatalf("the log does not name the linked box:\n%s", body)
 	}
 }

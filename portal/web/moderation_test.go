@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"tiersbox/box/moderation"
 	"tiersbox/box/pad"
 	"tiersbox/box/store"
-	"tiersbox/box/visitor"
 	"tiersbox/box/ydoc"
 )
 
@@ -57,7 +55,7 @@ func (c *yclient) roundTrip() {
 // nowhere; an editor asking to edit a locked pad, or to read an unlocked
 // one, is told at once.
 func TestPadLockWebsocket(t *testing.T) {
-	hs, pads, st := newLockServer(t)
+	hs, pads, st := newPadServerStore(t)
 	a := dial(t, hs, "atelier?mode=edit", 11)
 	a.sync()
 	a.typeAt(0, "avant")
@@ -123,30 +121,6 @@ func TestPadLockWebsocket(t *testing.T) {
 	}
 }
 
-// newLockServer is newPadServer that also returns the store.
-func newLockServer(t *testing.T) (*httptest.Server, *pad.Service, *store.Store) {
-	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	j, err := journal.Open(st, journal.Origin{1}, journal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pads, err := pad.New(st, j, pad.Options{Window: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Store: st, Visitors: visitor.New(st, visitor.Options{}), Addresses: []string{"x"}, Pads: pads})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Wrap(srv.Pages()))
-	t.Cleanup(func() { srv.CloseWebsockets(); hs.Close(); pads.Close() })
-	return hs, pads, st
-}
 
 func mustEdit(t *testing.T, p *pad.Pad, text string) {
 	t.Helper()
@@ -307,7 +281,7 @@ func TestModerationPages(t *testing.T) {
 // editors open here are closed at once with the code that makes them
 // read-only.
 func TestPadLockFromLinkedBox(t *testing.T) {
-	hs, pads, st := newLockServer(t)
+	hs, pads, st := newPadServerStore(t)
 	c := dial(t, hs, "atelier?mode=edit", 11)
 	c.sync()
 

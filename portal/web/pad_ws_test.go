@@ -19,6 +19,13 @@ import (
 
 func newPadServer(t *testing.T) (*httptest.Server, *pad.Service) {
 	t.Helper()
+	hs, pads, _ := newPadServerStore(t)
+	return hs, pads
+}
+
+// newPadServerStore is newPadServer that also returns the store.
+func newPadServerStore(t *testing.T) (*httptest.Server, *pad.Service, *store.Store) {
+	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func newPadServer(t *testing.T) (*httptest.Server, *pad.Service) {
 	}
 	hs := httptest.NewServer(srv.Wrap(srv.Pages()))
 	t.Cleanup(func() { srv.CloseWebsockets(); hs.Close(); pads.Close() })
-	return hs, pads
+	return hs, pads, st
 }
 
 // yclient is a minimal y-websocket client around a Go document.

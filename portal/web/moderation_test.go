@@ -121,7 +121,6 @@ func TestPadLockWebsocket(t *testing.T) {
 	}
 }
 
-
 func mustEdit(t *testing.T, p *pad.Pad, text string) {
 	t.Helper()
 	if err := p.Edit("v", func(d *ydoc.Doc) error { return d.Text(pad.ContentName).Insert(0, text) }); err != nil {

@@ -494,7 +494,7 @@ func (e *exporter) writeIndex(context.Context) error {
 	p.Description = splitLines(e.st.Description)
 	if strings.TrimSpace(e.st.Rules) != "" {
 		var b bytes.Buffer
-		if err := newExportMarkdown("/", e.link("")).Convert([]byte(e.st.Rules), &b); err != nil {
+		if err := newExportMarkdown("/", e.link(""), 2).Convert([]byte(e.st.Rules), &b); err != nil {
 			return fmt.Errorf("export: render the house rules: %w", err)
 		}
 		p.Rules = template.HTML(b.String())
@@ -544,11 +544,14 @@ func (e *exporter) link(dir string) func(dest *url.URL) (string, bool) {
 // newExportMarkdown is the pads' Markdown (raw HTML left out, images
 // from outside turned into links) with one more step: links and images
 // are rewritten by link, addresses read relative to base, the page's
-// address on the box.
-func newExportMarkdown(base string, link func(*url.URL) (string, bool)) goldmark.Markdown {
-	return goldmark.New(goldmark.WithParserOptions(
-		parser.WithASTTransformers(util.Prioritized(outsideImages{}, 100), util.Prioritized(exportLinks{base: base, link: link}, 200)),
-	))
+// address on the box. With shift, headings move down by that many levels
+// (the house rules sit under a level-2 heading).
+func newExportMarkdown(base string, link func(*url.URL) (string, bool), shift ...int) goldmark.Markdown {
+	transformers := []util.PrioritizedValue{util.Prioritized(outsideImages{}, 100), util.Prioritized(exportLinks{base: base, link: link}, 200)}
+	if len(shift) > 0 {
+		transformers = append(transformers, util.Prioritized(headingsBelow{shift[0]}, 300))
+	}
+	return goldmark.New(goldmark.WithParserOptions(parser.WithASTTransformers(transformers...)))
 }
 
 // exportLinks rewrites the links and images of a document for the

@@ -34,6 +34,35 @@ var markdown = goldmark.New(goldmark.WithParserOptions(
 	parser.WithASTTransformers(util.Prioritized(outsideImages{}, 100)),
 ))
 
+// rulesMarkdown renders the house rules, which pages show under a level-2
+// heading: their own headings start at level 3, so a page keeps one h1
+// and an order of headings a screen reader can follow.
+var rulesMarkdown = goldmark.New(goldmark.WithParserOptions(
+	parser.WithASTTransformers(util.Prioritized(outsideImages{}, 100), util.Prioritized(headingsBelow{2}, 300)),
+))
+
+// headingsBelow moves every heading of a document down by its number of
+// levels (at most to level 6).
+type headingsBelow struct{ by int }
+
+func (h headingsBelow) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if hd, ok := n.(*ast.Heading); ok && entering {
+			hd.Level = min(6, hd.Level+h.by)
+		}
+		return ast.WalkContinue, nil
+	})
+}
+
+// renderRules is renderMarkdown for the house rules.
+func renderRules(src string) (template.HTML, error) {
+	var b bytes.Buffer
+	if err := rulesMarkdown.Convert([]byte(src), &b); err != nil {
+		return "", err
+	}
+	return template.HTML(b.String()), nil
+}
+
 // outsideImages turns images whose address leaves the box into links.
 type outsideImages struct{}
 

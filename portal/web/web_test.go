@@ -331,3 +331,21 @@ func TestCatalogComplete(t *testing.T) {
 		}
 	}
 }
+
+// Headings in the rules sit under the page's "house rules" heading: the
+// page keeps one h1.
+func TestWelcomeRulesHeadings(t *testing.T) {
+	b := newTestBox(t)
+	if err := settings.Save(b.st, settings.Settings{Venue: "La Fabrique", Rules: "# Atelier\n\nRangez.\n\n## Bruit\n\n#### Nuit\n\n###### Fin"}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := b.do(req{target: "/welcome"})
+	for _, want := range []string{"<h3>Atelier</h3>", "<h4>Bruit</h4>", "<h6>Nuit</h6>", "<h6>Fin</h6>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("welcome page lacks %q", want)
+		}
+	}
+	if n := strings.Count(body, "<h1"); n != 1 {
+		t.Errorf("%d h1 on the welcome page", n)
+	}
+}

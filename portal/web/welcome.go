@@ -26,7 +26,7 @@ func (s *Server) welcomeShow(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderWelcome(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	if rules := p.Settings.Rules; rules != "" {
-		html, err := renderMarkdown(rules)
+		html, err := renderRules(rules)
 		if err != nil {
 			s.serverError(w, r, err)
 			return

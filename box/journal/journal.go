@@ -22,7 +22,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -274,13 +273,27 @@ func (j *Journal) AppendWith(also func(tx *bolt.Tx, entries []Entry) error, draf
 // checkEntry checks an entry from another box as checkDraft checks a
 // draft; an erased entry's target is zero bytes, which a draft's may not be.
 func checkEntry(e Entry) error {
+	d := Draft{e.Kind, e.Target, e.Author, e.Payload}
 	if e.Erased {
-		return checkDraft(Draft{Kind: e.Kind, Payload: e.Payload, Author: e.Author, Target: strings.Repeat("x", len(e.Target))})
+		return checkSizes(d)
 	}
-	return checkDraft(Draft{e.Kind, e.Target, e.Author, e.Payload})
+	return checkDraft(d)
 }
 
 func checkDraft(d Draft) error {
+	if err := checkSizes(d); err != nil {
+		return err
+	}
+	for i := 0; i < len(d.Target); i++ {
+		if d.Target[i] == 0 {
+			return fmt.Errorf("%w: NUL in target", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// checkSizes checks what every stored entry must respect.
+func checkSizes(d Draft) error {
 	switch {
 	case d.Kind == "" || len(d.Kind) > maxString:
 		return fmt.Errorf("%w: kind %q", ErrInvalid, d.Kind)
@@ -288,11 +301,6 @@ func checkDraft(d Draft) error {
 		return fmt.Errorf("%w: target or author too long", ErrInvalid)
 	case len(d.Payload) > MaxPayload:
 		return fmt.Errorf("%w: payload of %d bytes", ErrInvalid, len(d.Payload))
-	}
-	for i := 0; i < len(d.Target); i++ {
-		if d.Target[i] == 0 {
-			return fmt.Errorf("%w: NUL in target", ErrInvalid)
-		}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"tiersbox/box/chat"
@@ -34,6 +35,12 @@ type Service struct {
 	chat   *chat.Service
 	drive  *drive.Service
 	logger *slog.Logger
+
+	// expiredMu guards expiredSeq: this box's entries up to it were
+	// written before the last retention limit, so later passes start
+	// after it instead of reading them again.
+	expiredMu  sync.Mutex
+	expiredSeq uint64
 }
 
 // New returns a Service; chat and drive may be nil when the box does not
@@ -272,13 +279,17 @@ func (s *Service) request(author string, refs []journal.Ref) error {
 // retention staff chose. Other boxes' messages follow their own staff's
 // choice. It returns how many messages it erased.
 func (s *Service) Expire(before time.Time) (int, error) {
+	s.expiredMu.Lock()
+	defer s.expiredMu.Unlock()
 	own := s.j.Origin()
 	var refs []journal.Ref
 	stop := errors.New("stop")
-	err := s.j.Since(own, 0, func(e journal.Entry) error {
+	last := s.expiredSeq
+	err := s.j.Since(own, s.expiredSeq, func(e journal.Entry) error {
 		if !e.Time.Wall().Before(before) {
 			return stop // the journal's times grow with its sequence
 		}
+		last = e.Seq
 		if e.Kind == chat.KindPost && !e.Erased {
 			refs = append(refs, journal.Ref{Origin: e.Origin, Seq: e.Seq})
 		}
@@ -287,11 +298,16 @@ func (s *Service) Expire(before time.Time) (int, error) {
 	if err != nil && !errors.Is(err, stop) {
 		return 0, fmt.Errorf("privacy: retention: %w", err)
 	}
+	if len(refs) > 0 {
+		if err := s.request("", refs); err != nil {
+			return 0, err
+		}
+	}
+	// A longer limit later finds nothing more before this point: what
+	// was there is erased.
+	s.expiredSeq = last
 	if len(refs) == 0 {
 		return 0, nil
-	}
-	if err := s.request("", refs); err != nil {
-		return 0, err
 	}
 	s.logger.Info("chat retention: erased old messages", "messages", len(refs), "before", before.Format(time.RFC3339))
 	return len(refs), nil

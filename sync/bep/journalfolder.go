@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"strconv"
@@ -67,12 +68,24 @@ type journalFolder struct {
 	logger   *slog.Logger
 	ingested func([]journal.Entry)
 
-	mu   sync.Mutex // guards segs and the index's journal files
+	mu   sync.Mutex // guards segs, tails and the index's journal files
 	segs map[journal.Origin][]segment
+	// tails hashes each origin's last segment as entries are added to
+	// it, so that a segment growing by one entry is not read and hashed
+	// again in full: a pad being typed into grows its box's journal every
+	// second, and the open segment is up to 1 MiB.
+	tails map[journal.Origin]*segmentTail
+}
+
+// segmentTail is the running hash of the segment starting at first.
+type segmentTail struct {
+	first uint64
+	h     *blockHasher
 }
 
 func newJournalFolder(j *journal.Journal, idx *localIndex, logger *slog.Logger, ingested func([]journal.Entry)) (*journalFolder, error) {
-	jf := &journalFolder{j: j, idx: idx, logger: logger, ingested: ingested, segs: make(map[journal.Origin][]segment)}
+	jf := &journalFolder{j: j, idx: idx, logger: logger, ingested: ingested,
+		segs: make(map[journal.Origin][]segment), tails: make(map[journal.Origin]*segmentTail)}
 	heads, err := j.Heads()
 	if err != nil {
 		return nil, err
@@ -107,14 +120,20 @@ func (jf *journalFolder) refresh(o journal.Origin, erasedFrom uint64) error {
 	}
 	touched := map[uint64]bool{}
 	err := jf.j.Since(o, after, func(e journal.Entry) error {
-		size := int64(len(e.Encode()))
+		frame := e.Encode()
 		n := len(segs)
 		if n == 0 || segs[n-1].size >= SegmentSize {
 			segs = append(segs, segment{first: e.Seq})
 			n++
+			jf.tails[o] = &segmentTail{first: e.Seq, h: newBlockHasher(protocol.MinBlockSize)}
 		}
 		s := &segs[n-1]
-		s.last, s.size, s.lastTime = e.Seq, s.size+size, e.Time
+		if t := jf.tails[o]; t != nil && t.first == s.first && t.h.size == s.size {
+			t.h.write(frame)
+		} else {
+			delete(jf.tails, o) // read in full below, once
+		}
+		s.last, s.size, s.lastTime = e.Seq, s.size+int64(len(frame)), e.Time
 		if e.Erased {
 			s.erased++
 		}
@@ -133,17 +152,29 @@ func (jf *journalFolder) refresh(o journal.Origin, erasedFrom uint64) error {
 			ModifiedBy: shortOf(o), Version: protocol.Vector{Counters: []protocol.Counter{{ID: shortOf(o), Value: 1}}},
 		})
 	}
-	for _, s := range segs {
+	for i, s := range segs {
 		name := segmentName(o, s.first)
 		old, ok := jf.idx.get(name)
 		if ok && !touched[s.first] && old.Size == s.size && old.Version.Counter(shortOf(o)) == s.version() {
 			continue // announced already, as it is
 		}
-		data, err := jf.read(o, s)
-		if err != nil {
-			return err
+		bs := protocol.BlockSize(s.size)
+		var blocks []protocol.BlockInfo
+		if t := jf.tails[o]; t != nil && t.first == s.first && t.h.size == s.size && t.h.bs == bs {
+			blocks = t.h.blocks()
+		} else {
+			data, err := jf.read(o, s)
+			if err != nil {
+				return err
+			}
+			h := newBlockHasher(bs)
+			h.write(data)
+			blocks = h.blocks()
+			if i == len(segs)-1 && bs == protocol.MinBlockSize {
+				jf.tails[o] = &segmentTail{first: s.first, h: h}
+			}
 		}
-		f := segmentFile(name, o, s, data)
+		f := segmentFile(name, o, s, blocks)
 		if ok && old.Size == f.Size && old.Version.Equal(f.Version) && string(old.BlocksHash) == string(f.BlocksHash) {
 			continue
 		}
@@ -174,15 +205,15 @@ func (jf *journalFolder) read(o journal.Origin, s segment) ([]byte, error) {
 // version vector has one counter, the origin's (segment.version), so it
 // grows with the segment and is the same at every box that holds the same
 // entries.
-func segmentFile(name string, o journal.Origin, s segment, data []byte) protocol.FileInfo {
+func segmentFile(name string, o journal.Origin, s segment, blocks []protocol.BlockInfo) protocol.FileInfo {
 	wall := s.lastTime.Wall()
 	f := protocol.FileInfo{
-		Name: name, Type: protocol.FileInfoTypeFile, Size: int64(len(data)), Permissions: 0o644,
+		Name: name, Type: protocol.FileInfoTypeFile, Size: s.size, Permissions: 0o644,
 		ModifiedS: wall.Unix(), ModifiedNs: int32(wall.Nanosecond()), ModifiedBy: shortOf(o),
 		Version: protocol.Vector{Counters: []protocol.Counter{{ID: shortOf(o), Value: s.version()}}},
 	}
 	f.RawBlockSize = int32(protocol.BlockSize(f.Size))
-	f.Blocks = blocksOf(data, int(f.RawBlockSize))
+	f.Blocks = blocks
 	f.BlocksHash = protocol.BlocksHash(f.Blocks)
 	return f
 }
@@ -190,17 +221,48 @@ func segmentFile(name string, o journal.Origin, s segment, data []byte) protocol
 // blocksOf hashes data in blocks of size bs; an empty file has one empty
 // block, as BEP requires.
 func blocksOf(data []byte, bs int) []protocol.BlockInfo {
-	if len(data) == 0 {
-		h := sha256.Sum256(nil)
-		return []protocol.BlockInfo{{Hash: h[:]}}
+	h := newBlockHasher(bs)
+	h.write(data)
+	return h.blocks()
+}
+
+// blockHasher hashes a file that grows at its end, block by block: the
+// blocks already full are hashed once, only the last one is followed.
+type blockHasher struct {
+	bs     int
+	size   int64
+	full   []protocol.BlockInfo
+	cur    hash.Hash // the block being filled, curLen bytes so far
+	curLen int
+}
+
+func newBlockHasher(bs int) *blockHasher { return &blockHasher{bs: bs, cur: sha256.New()} }
+
+func (h *blockHasher) write(p []byte) {
+	for len(p) > 0 {
+		n := min(h.bs-h.curLen, len(p))
+		h.cur.Write(p[:n])
+		h.curLen += n
+		h.size += int64(n)
+		p = p[n:]
+		if h.curLen == h.bs {
+			h.full = append(h.full, protocol.BlockInfo{Offset: h.size - int64(h.bs), Size: h.bs, Hash: h.cur.Sum(nil)})
+			h.cur.Reset()
+			h.curLen = 0
+		}
 	}
-	var blocks []protocol.BlockInfo
-	for off := 0; off < len(data); off += bs {
-		end := min(off+bs, len(data))
-		h := sha256.Sum256(data[off:end])
-		blocks = append(blocks, protocol.BlockInfo{Offset: int64(off), Size: end - off, Hash: h[:]})
+}
+
+// blocks returns the file's blocks so far, a copy the caller may keep.
+func (h *blockHasher) blocks() []protocol.BlockInfo {
+	out := make([]protocol.BlockInfo, len(h.full), len(h.full)+1)
+	copy(out, h.full)
+	if h.curLen > 0 || h.size == 0 {
+		// Sum leaves the running hash as it is, so the block goes on
+		// growing with the next entries.
+		out = append(out, protocol.BlockInfo{Offset: h.size - int64(h.curLen), Size: h.curLen, Hash: h.cur.Sum(nil)})
 	}
-	return blocks
+	return out
 }
 
 // readAt serves a peer's request for size bytes at off of a segment.

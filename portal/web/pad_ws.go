@@ -28,6 +28,7 @@ const (
 	closeFull         = "this pad has too many visitors"
 	closeBadMessage   = "malformed message"
 	closeShuttingDown = "the box is restarting"
+	closeBadFrame     = "malformed frame"
 
 	maxAwarenessState   = 4 << 10
 	maxAwarenessPerConn = 8
@@ -51,6 +52,23 @@ const (
 // upgrader keeps memory per connection small: hundreds of phones stay
 // connected, most of them idle. Write buffers are shared between writes.
 var upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
+
+// padUpgrader is upgrader for pads, whose connections are read by the
+// poller (wspoll_linux.go), never by the websocket package: its read
+// buffer is the smallest it takes.
+var padUpgrader = websocket.Upgrader{ReadBufferSize: 1, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
+
+// A connection's messages wait for its handler goroutine; beyond this many
+// (or bytes), the poller stops reading it until the handler catches up.
+const (
+	inboxMessages = 32
+	inboxBytes    = 1 << 20
+)
+
+var (
+	errTooMany      = errors.New("websocket: too many messages")
+	errClientClosed = errors.New("websocket: the client closed")
+)
 
 // padHub holds the websocket rooms, one per open pad.
 type padHub struct {
@@ -88,6 +106,20 @@ type awareState struct {
 type padConn struct {
 	*wsConn
 	clients map[uint64]struct{} // awareness client IDs this connection announced, under the room's lock
+
+	s      *Server
+	pad    *pad.Pad
+	room   *room
+	author string
+	polled *polled
+
+	tokens float64   // the message rate's bucket, used by the poller only
+	last   time.Time // when tokens was filled
+
+	inMu     sync.Mutex
+	inbox    [][]byte // messages waiting for the handler
+	inBytes  int
+	handling bool // a handler goroutine runs
 }
 
 func (h *padHub) join(p *pad.Pad) (*room, error) {
@@ -169,11 +201,17 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	author := s.authorOf(r)
-	ws, err := upgrader.Upgrade(w, r, nil)
+	poll, err := sharedPoller()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	ws, err := padUpgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &padConn{wsConn: newWSConn(ws, websocket.BinaryMessage, coalesce), clients: make(map[uint64]struct{})}
+	c := &padConn{wsConn: newWSConn(ws, websocket.BinaryMessage, coalesce), clients: make(map[uint64]struct{}),
+		s: s, pad: p, room: rm, author: author, tokens: msgBurst, last: time.Now()}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
 	if !full {
@@ -201,98 +239,147 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	if m := rm.awarenessMessage(); m != nil {
 		c.enqueue(m)
 	}
-	// The reading goes on in a goroutine of its own so that this one
-	// returns, and net/http lets go of the request and its buffers, which
-	// a long-lived connection does not need.
+	// From here the poller reads the connection and this goroutine
+	// returns, so net/http lets go of the request and its buffers, which
+	// a long-lived connection does not need. Whoever closes the
+	// connection (the client, the box, staff) ends its reading and its
+	// place in the room.
 	gone := s.presence.connected(author)
-	go func() {
-		defer gone()
-		s.readPad(p, rm, c, author)
-	}()
+	c.polled = poll.prepare(ws.NetConn(), maxPadMessage, c)
+	c.onClose = func() {
+		c.polled.remove()
+		s.leave(rm, c)
+		gone()
+	}
+	if err := c.polled.start(); err != nil {
+		s.logger.Error("reading a pad websocket", "error", err)
+		c.close(websocket.CloseInternalServerErr, "")
+	}
 }
 
-// readPad reads a connection's messages until it closes.
-func (s *Server) readPad(p *pad.Pad, rm *room, c *padConn, author string) {
-	defer s.leave(rm, c)
-	ws := c.ws
-	ws.SetReadLimit(maxPadMessage)
-	ws.SetReadDeadline(time.Now().Add(readWait))
-	ws.SetPongHandler(func(string) error { ws.SetReadDeadline(time.Now().Add(readWait)); return nil })
-	tokens, last := float64(msgBurst), time.Now()
+// frame takes a message or control frame from the poller: it must not
+// wait, so messages go to the connection's handler.
+func (c *padConn) frame(op byte, payload []byte) error {
+	switch op {
+	case opPing:
+		c.sendPong(payload)
+		return nil
+	case opPong:
+		return nil // heard: the poller keeps the connection alive
+	case opClose:
+		return errClientClosed
+	}
+	now := time.Now()
+	c.tokens = min(msgBurst, c.tokens+now.Sub(c.last).Seconds()*msgRate)
+	c.last = now
+	if c.tokens < 1 {
+		return errTooMany
+	}
+	c.tokens--
+	c.inMu.Lock()
+	c.inbox = append(c.inbox, payload)
+	c.inBytes += len(payload)
+	if len(c.inbox) >= inboxMessages || c.inBytes >= inboxBytes {
+		c.polled.pause()
+	}
+	start := !c.handling
+	c.handling = true
+	c.inMu.Unlock()
+	if start {
+		go c.handle()
+	}
+	return nil
+}
+
+// ended closes the connection once the poller stopped reading it, with a
+// reason when the client broke a rule.
+func (c *padConn) ended(err error) {
+	code, reason := websocket.CloseNormalClosure, ""
+	switch {
+	case errors.Is(err, errFrameTooBig):
+		code, reason = websocket.CloseMessageTooBig, closeTooBig
+	case errors.Is(err, errTooMany):
+		code, reason = websocket.ClosePolicyViolation, closeTooMany
+	case errors.Is(err, errBadFrame):
+		code, reason = websocket.CloseProtocolError, closeBadFrame
+	}
+	go c.close(code, reason) // close waits for the frame to leave
+}
+
+// handle runs the messages waiting in the inbox, in order, until there
+// are none; it is started by frame when needed. Storing an edit waits for
+// the disk, and its decoding needs a deep stack: both stay off the poller,
+// and the goroutine gives its stack back when the connection falls quiet.
+func (c *padConn) handle() {
 	for {
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.close(websocket.CloseMessageTooBig, closeTooBig)
-			}
-			c.close(websocket.CloseNormalClosure, "")
+		c.inMu.Lock()
+		msgs := c.inbox
+		c.inbox, c.inBytes = nil, 0
+		if len(msgs) == 0 {
+			c.handling = false
+			c.inMu.Unlock()
 			return
 		}
-		ws.SetReadDeadline(time.Now().Add(readWait))
-		now := time.Now()
-		tokens = min(msgBurst, tokens+now.Sub(last).Seconds()*msgRate)
-		last = now
-		if tokens < 1 {
-			c.close(websocket.ClosePolicyViolation, closeTooMany)
-			return
-		}
-		tokens--
-		m, err := decodeYMessage(data)
-		if err != nil {
-			c.close(websocket.CloseUnsupportedData, closeBadMessage)
-			return
-		}
-		switch m.kind {
-		case msgSync:
-			if m.sub == syncStep1 {
-				diff, err := p.Diff(m.payload)
-				if err != nil {
-					c.close(websocket.CloseUnsupportedData, closeBadMessage)
-					return
-				}
-				c.enqueue(encodeSync(syncStep2, diff))
-				continue
-			}
-			if p.Flags().ReadOnly() {
-				continue // a read-only connection: dropped, stored nowhere
-			}
-			if err := applyShallow(p, m.payload, author, c); err != nil {
-				switch {
-				case errors.Is(err, pad.ErrLocked):
-					// Locked since the check: the editor learns it
-					// from the close and switches to reading.
-					c.close(closeCodeLocked, closeLocked)
-				case errors.Is(err, ydoc.ErrMalformed):
-					c.close(websocket.CloseUnsupportedData, "malformed update")
-				case errors.Is(err, pad.ErrFull):
-					c.close(websocket.CloseMessageTooBig, closePadFull)
-				case errors.Is(err, pad.ErrClosed):
-					c.close(websocket.CloseGoingAway, closeShuttingDown)
-				default:
-					s.logger.Error("storing a pad edit", "pad", p.Name(), "error", err)
-					c.close(websocket.CloseInternalServerErr, "the box could not store the edit")
-				}
-				return
-			}
-		case msgAwareness:
-			entries, _ := decodeAwareness(m.payload)
-			rm.updateAwareness(c, entries)
-		case msgQueryAwareness:
-			if m := rm.awarenessMessage(); m != nil {
-				c.enqueue(m)
+		c.polled.resume()
+		c.inMu.Unlock()
+		for _, m := range msgs {
+			if !c.message(m) {
+				return // closed; nothing more is read
 			}
 		}
 	}
 }
 
-// applyShallow applies an update on a goroutine of its own and waits for
-// it. Decoding, integrating and storing an update needs a deep stack; run
-// on the connection's reader, that stack would stay with each of hundreds
-// of mostly idle connections, while a short-lived goroutine gives it back.
-func applyShallow(p *pad.Pad, update []byte, author string, c *padConn) error {
-	done := make(chan error, 1)
-	go func() { done <- p.Apply(update, author, c) }()
-	return <-done
+// message answers one y-websocket message; false when it closed the
+// connection.
+func (c *padConn) message(data []byte) bool {
+	p, rm := c.pad, c.room
+	m, err := decodeYMessage(data)
+	if err != nil {
+		c.close(websocket.CloseUnsupportedData, closeBadMessage)
+		return false
+	}
+	switch m.kind {
+	case msgSync:
+		if m.sub == syncStep1 {
+			diff, err := p.Diff(m.payload)
+			if err != nil {
+				c.close(websocket.CloseUnsupportedData, closeBadMessage)
+				return false
+			}
+			c.enqueue(encodeSync(syncStep2, diff))
+			return true
+		}
+		if p.Flags().ReadOnly() {
+			return true // a read-only connection: dropped, stored nowhere
+		}
+		if err := p.Apply(m.payload, c.author, c); err != nil {
+			switch {
+			case errors.Is(err, pad.ErrLocked):
+				// Locked since the check: the editor learns it from
+				// the close and switches to reading.
+				c.close(closeCodeLocked, closeLocked)
+			case errors.Is(err, ydoc.ErrMalformed):
+				c.close(websocket.CloseUnsupportedData, "malformed update")
+			case errors.Is(err, pad.ErrFull):
+				c.close(websocket.CloseMessageTooBig, closePadFull)
+			case errors.Is(err, pad.ErrClosed):
+				c.close(websocket.CloseGoingAway, closeShuttingDown)
+			default:
+				c.s.logger.Error("storing a pad edit", "pad", p.Name(), "error", err)
+				c.close(websocket.CloseInternalServerErr, "the box could not store the edit")
+			}
+			return false
+		}
+	case msgAwareness:
+		entries, _ := decodeAwareness(m.payload)
+		rm.updateAwareness(c, entries)
+	case msgQueryAwareness:
+		if m := rm.awarenessMessage(); m != nil {
+			c.enqueue(m)
+		}
+	}
+	return true
 }
 
 // coalesce merges runs of sync updates among msgs into single updates

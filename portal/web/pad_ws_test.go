@@ -351,3 +351,107 @@ func TestCoalesce(t *testing.T) {
 		t.Fatalf("merged messages give %q", got)
 	}
 }
+
+// The box reads pad websockets itself (wsframe.go, wspoll_linux.go):
+// frames cut anywhere by the network, pings, a burst beyond what waits
+// for the handler, a broken frame and a silent client.
+func TestPadWebsocketFrames(t *testing.T) {
+	hs, pads := newPadServer(t)
+	key := [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
+
+	// An update in two fragments with a ping between them, written a byte
+	// at a time, is applied; the ping is answered with its payload.
+	c := dial(t, hs, "frames", 11)
+	c.sync()
+	c.out = nil
+	c.doc.Text(pad.ContentName).Insert(0, "byte by byte")
+	msg := encodeSync(syncUpdate, c.out[0])
+	var stream []byte
+	stream = append(stream, clientFrame(opBinary, false, msg[:3], key)...)
+	stream = append(stream, clientFrame(opPing, true, []byte("ping!"), key)...)
+	stream = append(stream, clientFrame(opContinuation, true, msg[3:], key)...)
+	pong := make(chan string, 1)
+	c.ws.SetPongHandler(func(s string) error { pong <- s; return nil })
+	for _, b := range stream {
+		if _, err := c.ws.NetConn().Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case got := <-pong:
+		if got != "ping!" {
+			t.Fatalf("pong %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+	p, _ := pads.Open("frames")
+	waitPadText(t, p, "byte by byte")
+
+	// A burst of edits, more than wait for the handler at once, all
+	// arrive, in order.
+	b := dial(t, hs, "burst", 12)
+	b.sync()
+	want := ""
+	for i := range 300 {
+		s := string(rune('a' + i%26))
+		b.typeAt(i, s)
+		want += s
+	}
+	waitPadText(t, must(pads.Open("burst")), want)
+
+	// A frame the protocol forbids (unmasked) closes with 1002.
+	bad := dial(t, hs, "frames", 13)
+	bad.sync()
+	frame := clientFrame(opBinary, true, []byte{msgQueryAwareness}, key)
+	frame[1] &^= 0x80
+	bad.ws.NetConn().Write(frame)
+	expectClose(t, bad.ws, websocket.CloseProtocolError, closeBadFrame)
+
+	// A client that says nothing, not even pong, is let go.
+	defer setPollIdle(300 * time.Millisecond)()
+	quiet := dial(t, hs, "frames", 14)
+	quiet.sync()
+	quiet.ws.SetPingHandler(func(string) error { return nil }) // no pong
+	expectClose(t, quiet.ws, websocket.CloseNormalClosure, "")
+}
+
+func waitPadText(t *testing.T, p *pad.Pad, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); p.Text() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("pad %q, want %q", p.Text(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// expectClose reads until the box closes ws, and checks how.
+func expectClose(t *testing.T, ws *websocket.Conn, code int, reason string) {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != code || ce.Text != reason {
+			t.Fatalf("got %v, want close %d %q", err, code, reason)
+		}
+		return
+	}
+}

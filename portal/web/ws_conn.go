@@ -20,10 +20,15 @@ type wsConn struct {
 	mu      sync.Mutex
 	queue   [][]byte // messages waiting for the writer
 	ping    bool     // a ping waits for the writer
+	pong    []byte   // a pong waits for the writer, answering this ping
 	writing bool     // a writer goroutine is running
 	closed  bool
 	reason  string
 	pinger  *time.Timer
+
+	// onClose, when set, runs once the connection is closed, whoever
+	// closed it.
+	onClose func()
 }
 
 func newWSConn(ws *websocket.Conn, kind int, merge func([][]byte) [][]byte) *wsConn {
@@ -45,6 +50,9 @@ func (c *wsConn) close(code int, reason string) {
 	msg := websocket.FormatCloseMessage(code, reason)
 	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 	c.ws.Close()
+	if c.onClose != nil {
+		c.onClose()
+	}
 }
 
 // enqueue queues a message and starts a writer if none runs; a client too
@@ -78,6 +86,17 @@ func (c *wsConn) sendPing() {
 	c.startWriter()
 }
 
+// sendPong asks the writer to answer a client's ping.
+func (c *wsConn) sendPong(payload []byte) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.pong = payload
+	c.startWriter()
+}
+
 // startWriter starts the writer unless it runs, and unlocks c.mu.
 func (c *wsConn) startWriter() {
 	start := !c.writing
@@ -92,9 +111,9 @@ func (c *wsConn) startWriter() {
 func (c *wsConn) write() {
 	for {
 		c.mu.Lock()
-		msgs, ping := c.queue, c.ping
-		c.queue, c.ping = nil, false
-		if c.closed || (len(msgs) == 0 && !ping) {
+		msgs, ping, pong := c.queue, c.ping, c.pong
+		c.queue, c.ping, c.pong = nil, false, nil
+		if c.closed || (len(msgs) == 0 && !ping && pong == nil) {
 			c.writing = false
 			c.mu.Unlock()
 			return
@@ -102,6 +121,12 @@ func (c *wsConn) write() {
 		c.mu.Unlock()
 		if ping {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		}
+		if pong != nil {
+			if err := c.ws.WriteControl(websocket.PongMessage, pong, time.Now().Add(writeWait)); err != nil {
 				c.close(websocket.CloseAbnormalClosure, "")
 				return
 			}

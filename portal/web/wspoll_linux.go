@@ -32,14 +32,14 @@ type readPoller struct {
 
 // polled is one connection in the poller.
 type polled struct {
-	p     *readPoller
-	id    uint64
+	p      *readPoller
+	id     uint64
 	raw    syscall.RawConn
 	rawErr error
 	h      frameHandler
-	fr    frameReader  // used by the poller's goroutine only
-	heard atomic.Int64 // when bytes last came (UnixNano), for the idle limit
-	gone  sync.Once
+	fr     frameReader  // used by the poller's goroutine only
+	heard  atomic.Int64 // when bytes last came (UnixNano), for the idle limit
+	gone   sync.Once
 
 	mu     sync.Mutex // guards paused against resume racing pause
 	paused bool

@@ -410,8 +410,9 @@ type chatRoom struct {
 
 type chatConn struct {
 	*wsConn
-	me   string // the visitor's pseudonym, to mark their own messages
-	lang string
+	me     string // the visitor's pseudonym, to mark their own messages
+	lang   string
+	polled *polled
 }
 
 // chatEvent is what a channel's websocket sends: {"type":"post",
@@ -434,31 +435,48 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 		me = v.Pseudonym()
 	}
 	lang := pickLang(r)
+	poll, err := sharedPoller()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	c := &chatConn{wsConn: newWSConn(ws, websocket.TextMessage, nil), me: me, lang: lang}
+	c := &chatConn{wsConn: newWSConn(ws, opText, nil), me: me, lang: lang}
 	if !s.chatHub.join(s, name, c) {
 		c.close(websocket.CloseGoingAway, closeShuttingDown)
 		return
 	}
+	// The socket only listens: the poller reads it for pings, pongs and
+	// its end.
 	gone := s.presence.connected(me)
-	go func() {
-		defer gone()
-		defer s.chatHub.leave(name, c)
-		ws.SetReadLimit(512)
-		ws.SetReadDeadline(time.Now().Add(readWait))
-		ws.SetPongHandler(func(string) error { ws.SetReadDeadline(time.Now().Add(readWait)); return nil })
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				c.close(websocket.CloseNormalClosure, "")
-				return
-			}
-			ws.SetReadDeadline(time.Now().Add(readWait))
-		}
-	}()
+	c.polled = poll.prepare(c.conn, 512, c)
+	c.onClose = func() {
+		c.polled.remove()
+		s.chatHub.leave(name, c)
+		gone()
+	}
+	if err := c.polled.start(); err != nil {
+		s.logger.Error("reading a chat websocket", "error", err)
+		c.close(websocket.CloseInternalServerErr, "")
+	}
 }
+
+// frame takes what the visitor's page sends: nothing is expected but
+// pings, pongs and the end.
+func (c *chatConn) frame(op byte, payload []byte) error {
+	switch op {
+	case opPing:
+		c.sendPong(payload)
+	case opClose:
+		return errClientClosed
+	}
+	return nil
+}
+
+func (c *chatConn) ended(err error) { go c.close(endReason(err)) }
 
 func (h *chatHub) join(s *Server, channel string, c *chatConn) bool {
 	h.mu.Lock()

@@ -49,14 +49,10 @@ const (
 	closeUnlocked     = "this pad is unlocked"
 )
 
-// upgrader keeps memory per connection small: hundreds of phones stay
-// connected, most of them idle. Write buffers are shared between writes.
-var upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
-
-// padUpgrader is upgrader for pads, whose connections are read by the
-// poller (wspoll_linux.go), never by the websocket package: its read
-// buffer is the smallest it takes.
-var padUpgrader = websocket.Upgrader{ReadBufferSize: 1, WriteBufferSize: 1024, WriteBufferPool: new(sync.Pool)}
+// upgrader answers the websocket handshake of pads and chat; the box
+// then reads and writes the frames itself (ws_conn.go), so its buffers
+// are the smallest it takes and are not used.
+var upgrader = websocket.Upgrader{ReadBufferSize: 1, WriteBufferSize: 1, WriteBufferPool: new(sync.Pool)}
 
 // A connection's messages wait for its handler goroutine; beyond this many
 // (or bytes), the poller stops reading it until the handler catches up.
@@ -206,11 +202,11 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	ws, err := padUpgrader.Upgrade(w, r, nil)
+	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &padConn{wsConn: newWSConn(ws, websocket.BinaryMessage, coalesce), clients: make(map[uint64]struct{}),
+	c := &padConn{wsConn: newWSConn(ws, opBinary, coalesce), clients: make(map[uint64]struct{}),
 		s: s, pad: p, room: rm, author: author, tokens: msgBurst, last: time.Now()}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
@@ -245,7 +241,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	// connection (the client, the box, staff) ends its reading and its
 	// place in the room.
 	gone := s.presence.connected(author)
-	c.polled = poll.prepare(ws.NetConn(), maxPadMessage, c)
+	c.polled = poll.prepare(c.conn, maxPadMessage, c)
 	c.onClose = func() {
 		c.polled.remove()
 		s.leave(rm, c)
@@ -291,19 +287,21 @@ func (c *padConn) frame(op byte, payload []byte) error {
 	return nil
 }
 
-// ended closes the connection once the poller stopped reading it, with a
+// ended closes the connection once the poller stopped reading it.
+func (c *padConn) ended(err error) { go c.close(endReason(err)) }
+
+// endReason is how to close a connection whose reading ended: with a
 // reason when the client broke a rule.
-func (c *padConn) ended(err error) {
-	code, reason := websocket.CloseNormalClosure, ""
+func endReason(err error) (code int, reason string) {
 	switch {
 	case errors.Is(err, errFrameTooBig):
-		code, reason = websocket.CloseMessageTooBig, closeTooBig
+		return websocket.CloseMessageTooBig, closeTooBig
 	case errors.Is(err, errTooMany):
-		code, reason = websocket.ClosePolicyViolation, closeTooMany
+		return websocket.ClosePolicyViolation, closeTooMany
 	case errors.Is(err, errBadFrame):
-		code, reason = websocket.CloseProtocolError, closeBadFrame
+		return websocket.CloseProtocolError, closeBadFrame
 	}
-	go c.close(code, reason) // close waits for the frame to leave
+	return websocket.CloseNormalClosure, ""
 }
 
 // handle runs the messages waiting in the inbox, in order, until there

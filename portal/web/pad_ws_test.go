@@ -407,6 +407,22 @@ func TestPadWebsocketFrames(t *testing.T) {
 	}
 	waitPadText(t, must(pads.Open("burst")), want)
 
+	// Messages of every frame length encoding reach a client whole: a
+	// late joiner's sync of a pad of 100,000 characters, then edits of 200
+	// and 1.
+	big := strings.Repeat("0123456789", 10000)
+	b.typeAt(len(want), big)
+	want += big
+	waitPadText(t, must(pads.Open("burst")), want)
+	late := dial(t, hs, "burst", 15)
+	late.sync()
+	if got := late.doc.Text(pad.ContentName).String(); got != want {
+		t.Fatalf("late joiner has %d characters, want %d", len(got), len(want))
+	}
+	b.typeAt(0, strings.Repeat("x", 200))
+	b.typeAt(0, "y")
+	late.waitText("y" + strings.Repeat("x", 200) + want)
+
 	// A frame the protocol forbids (unmasked) closes with 1002.
 	bad := dial(t, hs, "frames", 13)
 	bad.sync()

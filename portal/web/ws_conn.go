@@ -1,21 +1,28 @@
 package web
 
 import (
+	"encoding/binary"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// wsConn is the sending half of a websocket shared by pads and chat. It
-// has no goroutine of its own while it has nothing to send: hundreds of
-// phones stay connected to a box, mostly idle, and each goroutine costs a
-// stack. A writer goroutine runs only while messages wait (see enqueue),
-// and a timer, not a goroutine, pings the client now and then.
+// wsConn is a websocket after its handshake, shared by pads and chat. The
+// websocket package answers the handshake; from then on the box speaks
+// the frames itself, on the bare connection: the poller reads
+// (wspoll_linux.go, wsframe.go) and this writes. A connection has no
+// goroutine of its own while it has nothing to send: hundreds of phones
+// stay connected to a box, mostly idle, and each goroutine costs a stack.
+// A writer goroutine runs only while messages wait (see enqueue), and a
+// timer, not a goroutine, pings the client now and then.
 type wsConn struct {
-	ws    *websocket.Conn
-	kind  int                     // websocket.BinaryMessage or TextMessage
+	conn  net.Conn
+	op    byte                    // opBinary or opText
 	merge func([][]byte) [][]byte // may merge waiting messages into fewer; nil keeps them
+
+	wmu sync.Mutex // one writer at a time: the writer goroutine or close
 
 	mu      sync.Mutex
 	queue   [][]byte // messages waiting for the writer
@@ -23,7 +30,6 @@ type wsConn struct {
 	pong    []byte   // a pong waits for the writer, answering this ping
 	writing bool     // a writer goroutine is running
 	closed  bool
-	reason  string
 	pinger  *time.Timer
 
 	// onClose, when set, runs once the connection is closed, whoever
@@ -31,25 +37,36 @@ type wsConn struct {
 	onClose func()
 }
 
-func newWSConn(ws *websocket.Conn, kind int, merge func([][]byte) [][]byte) *wsConn {
-	c := &wsConn{ws: ws, kind: kind, merge: merge}
+// newWSConn takes over the connection of ws, whose handshake is done;
+// ws itself is not used again.
+func newWSConn(ws *websocket.Conn, op byte, merge func([][]byte) [][]byte) *wsConn {
+	c := &wsConn{conn: ws.NetConn(), op: op, merge: merge}
 	c.pinger = time.AfterFunc(pingEvery, c.sendPing)
 	return c
 }
 
-// close ends the connection with a reason, once.
+// close ends the connection with a code and reason, once. It waits at
+// most a second for a write under way and for the close frame to leave.
 func (c *wsConn) close(code int, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
-	c.closed, c.reason, c.queue = true, reason, nil
+	c.closed, c.queue = true, nil
 	c.pinger.Stop()
+	// Under mu, so that the writer does not give itself more time after.
+	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	c.mu.Unlock()
-	msg := websocket.FormatCloseMessage(code, reason)
-	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-	c.ws.Close()
+	if len(reason) > 123 {
+		reason = reason[:123] // a control frame holds 125 bytes
+	}
+	payload := binary.BigEndian.AppendUint16(nil, uint16(code))
+	payload = append(payload, reason...)
+	c.wmu.Lock()
+	c.conn.Write(appendFrame(nil, opClose, payload))
+	c.wmu.Unlock()
+	c.conn.Close()
 	if c.onClose != nil {
 		c.onClose()
 	}
@@ -73,8 +90,9 @@ func (c *wsConn) enqueue(m []byte) {
 	c.startWriter()
 }
 
-// sendPing asks the writer to ping the client, which answers with a pong
-// that keeps its read deadline alive; then sets the next ping.
+// sendPing asks the writer to ping the client, whose pong keeps the
+// connection from being taken for gone (readPoller.sweep); then sets the
+// next ping.
 func (c *wsConn) sendPing() {
 	c.mu.Lock()
 	if c.closed {
@@ -107,8 +125,13 @@ func (c *wsConn) startWriter() {
 	}
 }
 
-// write sends what waits until nothing does, then ends.
+// write sends what waits until nothing does, then ends. Everything that
+// waits leaves in one system call: with a pad's twenty editors, each
+// edit is a message to nineteen connections, and the calls are most of
+// the box's work.
 func (c *wsConn) write() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	for {
 		c.mu.Lock()
 		msgs, ping, pong := c.queue, c.ping, c.pong
@@ -118,28 +141,48 @@ func (c *wsConn) write() {
 			c.mu.Unlock()
 			return
 		}
+		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 		c.mu.Unlock()
-		if ping {
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		}
-		if pong != nil {
-			if err := c.ws.WriteControl(websocket.PongMessage, pong, time.Now().Add(writeWait)); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		}
 		if c.merge != nil && len(msgs) > 1 {
 			msgs = c.merge(msgs)
 		}
-		for _, out := range msgs {
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(c.kind, out); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
+		// head holds the control frames and the messages' headers; the
+		// slices taken of it stay valid when it grows into a new array.
+		var head []byte
+		if pong != nil {
+			head = appendFrame(head, opPong, pong)
+		}
+		if ping {
+			head = appendFrame(head, opPing, nil)
+		}
+		bufs := make(net.Buffers, 0, 1+2*len(msgs))
+		bufs = append(bufs, head)
+		for _, m := range msgs {
+			start := len(head)
+			head = appendFrameHeader(head, c.op, len(m))
+			bufs = append(bufs, head[start:len(head):len(head)], m)
+		}
+		if _, err := bufs.WriteTo(c.conn); err != nil {
+			go c.close(websocket.CloseAbnormalClosure, "")
+			return
 		}
 	}
+}
+
+// appendFrameHeader appends the header of an unmasked final frame, as a
+// server sends it (RFC 6455, section 5.2).
+func appendFrameHeader(b []byte, op byte, n int) []byte {
+	b = append(b, 0x80|op)
+	switch {
+	case n <= 125:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
+
+func appendFrame(b []byte, op byte, payload []byte) []byte {
+	return append(appendFrameHeader(b, op, len(payload)), payload...)
 }

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"io"
 	"net/http"
+	"strconv"
 )
 
 // healthz answers 200 "ok" when the database answers, for systemd, staff
@@ -32,7 +34,14 @@ func (s *Server) staticServe(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
+	file, err := staticFS.Open(f.path)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	defer file.Close()
 	w.Header().Set("Content-Type", f.contentType)
+	w.Header().Set("Content-Length", strconv.FormatInt(f.size, 10))
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	w.Write(f.data)
+	io.Copy(w, file)
 }

@@ -453,11 +453,11 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 	// its end.
 	gone := s.presence.connected(me)
 	c.polled = poll.prepare(c.conn, 512, c)
-	c.onClose = func() {
+	c.whenClosed(func() {
 		c.polled.remove()
 		s.chatHub.leave(name, c)
 		gone()
-	}
+	})
 	if err := c.polled.start(); err != nil {
 		s.logger.Error("reading a chat websocket", "error", err)
 		c.close(websocket.CloseInternalServerErr, "")

@@ -242,11 +242,11 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	// place in the room.
 	gone := s.presence.connected(author)
 	c.polled = poll.prepare(c.conn, maxPadMessage, c)
-	c.onClose = func() {
+	c.whenClosed(func() {
 		c.polled.remove()
 		s.leave(rm, c)
 		gone()
-	}
+	})
 	if err := c.polled.start(); err != nil {
 		s.logger.Error("reading a pad websocket", "error", err)
 		c.close(websocket.CloseInternalServerErr, "")

@@ -32,9 +32,7 @@ type wsConn struct {
 	closed  bool
 	pinger  *time.Timer
 
-	// onClose, when set, runs once the connection is closed, whoever
-	// closed it.
-	onClose func()
+	onClose func() // see whenClosed
 }
 
 // newWSConn takes over the connection of ws, whose handshake is done;
@@ -54,6 +52,7 @@ func (c *wsConn) close(code int, reason string) {
 		return
 	}
 	c.closed, c.queue = true, nil
+	onClose := c.onClose
 	c.pinger.Stop()
 	// Under mu, so that the writer does not give itself more time after.
 	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -67,8 +66,22 @@ func (c *wsConn) close(code int, reason string) {
 	c.conn.Write(appendFrame(nil, opClose, payload))
 	c.wmu.Unlock()
 	c.conn.Close()
-	if c.onClose != nil {
-		c.onClose()
+	if onClose != nil {
+		onClose()
+	}
+}
+
+// whenClosed sets f to run once the connection is closed, whoever closes
+// it; if it is closed already, f runs now.
+func (c *wsConn) whenClosed(f func()) {
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.onClose = f
+	}
+	c.mu.Unlock()
+	if closed {
+		f()
 	}
 }
 

@@ -39,10 +39,10 @@ type polled struct {
 	h      frameHandler
 	fr     frameReader  // used by the poller's goroutine only
 	heard  atomic.Int64 // when bytes last came (UnixNano), for the idle limit
-	gone   sync.Once
 
-	mu     sync.Mutex // guards paused against resume racing pause
-	paused bool
+	mu      sync.Mutex // orders start, remove, pause and resume
+	removed bool
+	paused  bool
 }
 
 // frameHandler receives what a polled connection sends. Both methods are
@@ -98,6 +98,11 @@ func (c *polled) start() error {
 	if c.rawErr != nil {
 		return c.rawErr
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return nil // closed before it started
+	}
 	p := c.p
 	p.mu.Lock()
 	p.nextID++
@@ -106,7 +111,10 @@ func (c *polled) start() error {
 	p.mu.Unlock()
 	c.heard.Store(time.Now().UnixNano())
 	if err := c.ctl(unix.EPOLL_CTL_ADD, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
-		c.remove()
+		p.mu.Lock()
+		delete(p.conns, c.id)
+		p.mu.Unlock()
+		c.removed = true
 		return fmt.Errorf("web: poll connection: %w", err)
 	}
 	return nil
@@ -128,15 +136,17 @@ func (c *polled) ctl(op int, events uint32) error {
 // remove stops reading the connection, without calling ended. It reports
 // whether this call removed it.
 func (c *polled) remove() bool {
-	removed := false
-	c.gone.Do(func() {
-		removed = true
-		c.ctl(unix.EPOLL_CTL_DEL, 0) // fails only if closed, which unregisters too
-		c.p.mu.Lock()
-		delete(c.p.conns, c.id)
-		c.p.mu.Unlock()
-	})
-	return removed
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return false
+	}
+	c.removed = true
+	c.ctl(unix.EPOLL_CTL_DEL, 0) // fails only if closed, which unregisters too
+	c.p.mu.Lock()
+	delete(c.p.conns, c.id)
+	c.p.mu.Unlock()
+	return true
 }
 
 // end stops reading the connection and tells its handler why, once.
@@ -152,7 +162,7 @@ func (c *polled) end(err error) {
 func (c *polled) pause() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.paused {
+	if !c.paused && !c.removed {
 		c.paused = true
 		c.ctl(unix.EPOLL_CTL_MOD, 0)
 	}
@@ -161,7 +171,7 @@ func (c *polled) pause() {
 func (c *polled) resume() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.paused {
+	if c.paused && !c.removed {
 		c.paused = false
 		c.ctl(unix.EPOLL_CTL_MOD, unix.EPOLLIN|unix.EPOLLRDHUP)
 	}

@@ -19,9 +19,9 @@ type polled struct {
 	idle time.Duration
 	h    frameHandler
 	fr   frameReader
-	gone sync.Once
 
 	mu      sync.Mutex
+	removed bool
 	paused  bool
 	resumed *sync.Cond
 }
@@ -50,7 +50,11 @@ func (p *readPoller) prepare(conn net.Conn, limit int, h frameHandler) *polled {
 }
 
 func (c *polled) start() error {
-	go c.read(c.idle)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.removed {
+		go c.read(c.idle)
+	}
 	return nil
 }
 
@@ -82,9 +86,13 @@ func (c *polled) read(idle time.Duration) {
 }
 
 func (c *polled) remove() bool {
-	removed := false
-	c.gone.Do(func() { removed = true })
-	return removed
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed {
+		return false
+	}
+	c.removed = true
+	return true
 }
 
 func (c *polled) end(err error) {

@@ -444,7 +444,7 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &chatConn{wsConn: newWSConn(ws, opText, nil), me: me, lang: lang}
+	c := &chatConn{wsConn: newWSConn(ws, opText), me: me, lang: lang}
 	if !s.chatHub.join(s, name, c) {
 		c.close(websocket.CloseGoingAway, closeShuttingDown)
 		return

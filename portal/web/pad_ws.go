@@ -206,7 +206,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &padConn{wsConn: newWSConn(ws, opBinary, coalesce), clients: make(map[uint64]struct{}),
+	c := &padConn{wsConn: newWSConn(ws, opBinary), clients: make(map[uint64]struct{}),
 		s: s, pad: p, room: rm, author: author, tokens: msgBurst, last: time.Now()}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
@@ -378,42 +378,6 @@ func (c *padConn) message(data []byte) bool {
 		}
 	}
 	return true
-}
-
-// coalesce merges runs of sync updates among msgs into single updates
-// (Yjs updates merge without a document); other messages keep their place.
-func coalesce(msgs [][]byte) [][]byte {
-	if len(msgs) == 1 {
-		return msgs
-	}
-	var out [][]byte
-	var run [][]byte
-	flush := func() {
-		switch len(run) {
-		case 0:
-		case 1:
-			out = append(out, encodeSync(syncUpdate, run[0]))
-		default:
-			if merged, err := ydoc.MergeUpdates(run...); err == nil {
-				out = append(out, encodeSync(syncUpdate, merged))
-			} else {
-				for _, u := range run {
-					out = append(out, encodeSync(syncUpdate, u))
-				}
-			}
-		}
-		run = run[:0]
-	}
-	for _, m := range msgs {
-		if d, err := decodeYMessage(m); err == nil && d.kind == msgSync && d.sub == syncUpdate {
-			run = append(run, d.payload)
-			continue
-		}
-		flush()
-		out = append(out, m)
-	}
-	flush()
-	return out
 }
 
 // updateAwareness records the states a connection announced and passes

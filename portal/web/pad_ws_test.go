@@ -318,40 +318,6 @@ func TestPadWebsocketLimits(t *testing.T) {
 	}
 }
 
-// TestCoalesce: queued updates merge into one message that carries them
-// all; other messages keep their place.
-func TestCoalesce(t *testing.T) {
-	a := ydoc.NewDoc(ydoc.Options{ClientID: 1})
-	var ups [][]byte
-	a.OnUpdate(func(u []byte) { ups = append(ups, bytes.Clone(u)) })
-	for _, s := range []string{"un ", "deux ", "trois"} {
-		a.Text(pad.ContentName).Insert(a.Text(pad.ContentName).Len(), s)
-	}
-	aware := encodeAwareness([]awarenessEntry{{client: 1, clock: 1, state: "{}"}})
-	out := coalesce([][]byte{
-		encodeSync(syncUpdate, ups[0]),
-		encodeSync(syncUpdate, ups[1]),
-		aware,
-		encodeSync(syncUpdate, ups[2]),
-	})
-	if len(out) != 3 || !bytes.Equal(out[1], aware) {
-		t.Fatalf("got %d messages", len(out))
-	}
-	b := ydoc.NewDoc(ydoc.Options{ClientID: 2})
-	for _, m := range []int{0, 2} {
-		d, err := decodeYMessage(out[m])
-		if err != nil || d.kind != msgSync || d.sub != syncUpdate {
-			t.Fatalf("message %d: %+v %v", m, d, err)
-		}
-		if err := b.ApplyUpdate(d.payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := b.Text(pad.ContentName).String(); got != "un deux trois" {
-		t.Fatalf("merged messages give %q", got)
-	}
-}
-
 // The box reads pad websockets itself (wsframe.go, wspoll_linux.go):
 // frames cut anywhere by the network, pings, a burst beyond what waits
 // for the handler, a broken frame and a silent client.

@@ -18,9 +18,8 @@ import (
 // A writer goroutine runs only while messages wait (see enqueue), and a
 // timer, not a goroutine, pings the client now and then.
 type wsConn struct {
-	conn  net.Conn
-	op    byte                    // opBinary or opText
-	merge func([][]byte) [][]byte // may merge waiting messages into fewer; nil keeps them
+	conn net.Conn
+	op   byte // opBinary or opText
 
 	wmu sync.Mutex // one writer at a time: the writer goroutine or close
 
@@ -37,8 +36,8 @@ type wsConn struct {
 
 // newWSConn takes over the connection of ws, whose handshake is done;
 // ws itself is not used again.
-func newWSConn(ws *websocket.Conn, op byte, merge func([][]byte) [][]byte) *wsConn {
-	c := &wsConn{conn: ws.NetConn(), op: op, merge: merge}
+func newWSConn(ws *websocket.Conn, op byte) *wsConn {
+	c := &wsConn{conn: ws.NetConn(), op: op}
 	c.pinger = time.AfterFunc(pingEvery, c.sendPing)
 	return c
 }
@@ -156,9 +155,6 @@ func (c *wsConn) write() {
 		}
 		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 		c.mu.Unlock()
-		if c.merge != nil && len(msgs) > 1 {
-			msgs = c.merge(msgs)
-		}
 		// head holds the control frames and the messages' headers; the
 		// slices taken of it stay valid when it grows into a new array.
 		var head []byte

@@ -23,13 +23,14 @@ type wsConn struct {
 
 	wmu sync.Mutex // one writer at a time: the writer goroutine or close
 
-	mu      sync.Mutex
-	queue   [][]byte // messages waiting for the writer
-	ping    bool     // a ping waits for the writer
-	pong    []byte   // a pong waits for the writer, answering this ping
-	writing bool     // a writer goroutine is running
-	closed  bool
-	pinger  *time.Timer
+	mu       sync.Mutex
+	queue    [][]byte // messages waiting for the writer
+	ping     bool     // a ping waits for the writer
+	pong     []byte   // a pong waits for the writer, answering this ping
+	writing  bool     // a writer goroutine is running
+	closed   bool
+	deadline time.Time // of writes, as last set
+	pinger   *time.Timer
 
 	onClose func() // see whenClosed
 }
@@ -54,7 +55,8 @@ func (c *wsConn) close(code int, reason string) {
 	onClose := c.onClose
 	c.pinger.Stop()
 	// Under mu, so that the writer does not give itself more time after.
-	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	c.deadline = time.Now().Add(time.Second)
+	c.conn.SetWriteDeadline(c.deadline)
 	c.mu.Unlock()
 	if len(reason) > 123 {
 		reason = reason[:123] // a control frame holds 125 bytes
@@ -153,7 +155,13 @@ func (c *wsConn) write() {
 			c.mu.Unlock()
 			return
 		}
-		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+		// A deadline keeps a client that stops reading from holding the
+		// writer forever; it is moved on only when half of it is used,
+		// as setting it costs as much as a tenth of a write.
+		if now := time.Now(); c.deadline.Sub(now) < writeWait/2 {
+			c.deadline = now.Add(writeWait)
+			c.conn.SetWriteDeadline(c.deadline)
+		}
 		c.mu.Unlock()
 		// head holds the control frames and the messages' headers; the
 		// slices taken of it stay valid when it grows into a new array.

@@ -413,6 +413,7 @@ type chatConn struct {
 	me     string // the visitor's pseudonym, to mark their own messages
 	lang   string
 	polled *polled
+	rate   frameRate // used by the poller only
 }
 
 // chatEvent is what a channel's websocket sends: {"type":"post",
@@ -444,7 +445,7 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &chatConn{wsConn: newWSConn(ws, opText), me: me, lang: lang}
+	c := &chatConn{wsConn: newWSConn(ws, opText), me: me, lang: lang, rate: newFrameRate()}
 	if !s.chatHub.join(s, name, c) {
 		c.close(websocket.CloseGoingAway, closeShuttingDown)
 		return
@@ -467,6 +468,9 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 // frame takes what the visitor's page sends: nothing is expected but
 // pings, pongs and the end.
 func (c *chatConn) frame(op byte, payload []byte) error {
+	if op != opClose && !c.rate.allow() {
+		return errTooMany
+	}
 	switch op {
 	case opPing:
 		c.sendPong(payload)

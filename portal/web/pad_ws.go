@@ -109,8 +109,7 @@ type padConn struct {
 	author string
 	polled *polled
 
-	tokens float64   // the message rate's bucket, used by the poller only
-	last   time.Time // when tokens was filled
+	rate frameRate // used by the poller only
 
 	inMu     sync.Mutex
 	inbox    [][]byte // messages waiting for the handler
@@ -207,7 +206,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := &padConn{wsConn: newWSConn(ws, opBinary), clients: make(map[uint64]struct{}),
-		s: s, pad: p, room: rm, author: author, tokens: msgBurst, last: time.Now()}
+		s: s, pad: p, room: rm, author: author, rate: newFrameRate()}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
 	if !full {
@@ -256,22 +255,19 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 // frame takes a message or control frame from the poller: it must not
 // wait, so messages go to the connection's handler.
 func (c *padConn) frame(op byte, payload []byte) error {
+	if op == opClose {
+		return errClientClosed
+	}
+	if !c.rate.allow() {
+		return errTooMany
+	}
 	switch op {
 	case opPing:
 		c.sendPong(payload)
 		return nil
 	case opPong:
 		return nil // heard: the poller keeps the connection alive
-	case opClose:
-		return errClientClosed
 	}
-	now := time.Now()
-	c.tokens = min(msgBurst, c.tokens+now.Sub(c.last).Seconds()*msgRate)
-	c.last = now
-	if c.tokens < 1 {
-		return errTooMany
-	}
-	c.tokens--
 	c.inMu.Lock()
 	c.inbox = append(c.inbox, payload)
 	c.inBytes += len(payload)
@@ -285,6 +281,28 @@ func (c *padConn) frame(op byte, payload []byte) error {
 		go c.handle()
 	}
 	return nil
+}
+
+// frameRate is a client's allowance of frames: msgRate a second, msgBurst
+// at once. Every frame counts, pings too, as the poller reads for
+// everyone.
+type frameRate struct {
+	tokens float64
+	last   time.Time // when tokens was filled
+}
+
+func newFrameRate() frameRate { return frameRate{tokens: msgBurst, last: time.Now()} }
+
+// allow takes a token, if there is one.
+func (r *frameRate) allow() bool {
+	now := time.Now()
+	r.tokens = min(msgBurst, r.tokens+now.Sub(r.last).Seconds()*msgRate)
+	r.last = now
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
 }
 
 // ended closes the connection once the poller stopped reading it.
@@ -321,8 +339,10 @@ func (c *padConn) handle() {
 		c.polled.resume()
 		c.inMu.Unlock()
 		for _, m := range msgs {
-			if !c.message(m) {
-				return // closed; nothing more is read
+			// Once closed, the connection has left its room: what it
+			// sent last is not taken (its cursor would stay forever).
+			if c.isClosed() || !c.message(m) {
+				return
 			}
 		}
 	}
@@ -385,6 +405,10 @@ func (c *padConn) message(data []byte) bool {
 // on that echo to know the connection is alive.
 func (rm *room) updateAwareness(c *padConn, entries []awarenessEntry) {
 	rm.mu.Lock()
+	if _, in := rm.conns[c]; !in {
+		rm.mu.Unlock()
+		return // left meanwhile: its states were taken away then
+	}
 	var fresh []awarenessEntry
 	for _, e := range entries {
 		// A browser tab announces one state, a few at most: more, or a

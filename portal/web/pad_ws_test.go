@@ -437,3 +437,19 @@ func expectClose(t *testing.T, ws *websocket.Conn, code int, reason string) {
 		return
 	}
 }
+
+// A connection that left its room (closed while its last messages waited)
+// cannot put its cursor back: the state would stay after everyone left.
+func TestAwarenessOfALeftConnection(t *testing.T) {
+	rm := &room{conns: make(map[*padConn]struct{}), aware: make(map[uint64]awareState)}
+	c := &padConn{wsConn: &wsConn{closed: true}, clients: make(map[uint64]struct{})} // sends nothing
+	rm.updateAwareness(c, []awarenessEntry{{client: 7, clock: 1, state: `{"user":{"name":"ghost"}}`}})
+	if len(rm.aware) != 0 || rm.awarenessMessage() != nil {
+		t.Fatalf("a connection outside the room left states: %v", rm.aware)
+	}
+	rm.conns[c] = struct{}{}
+	rm.updateAwareness(c, []awarenessEntry{{client: 7, clock: 1, state: `{"user":{"name":"here"}}`}})
+	if len(rm.aware) != 1 {
+		t.Fatalf("a connection in the room: %d states, want 1", len(rm.aware))
+	}
+}

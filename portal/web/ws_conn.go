@@ -29,6 +29,7 @@ type wsConn struct {
 	pong     []byte   // a pong waits for the writer, answering this ping
 	writing  bool     // a writer goroutine is running
 	closed   bool
+	broken   bool      // a write failed: the stream may end inside a frame
 	deadline time.Time // of writes, as last set
 	pinger   *time.Timer
 
@@ -52,7 +53,7 @@ func (c *wsConn) close(code int, reason string) {
 		return
 	}
 	c.closed, c.queue = true, nil
-	onClose := c.onClose
+	onClose, broken := c.onClose, c.broken
 	c.pinger.Stop()
 	// Under mu, so that the writer does not give itself more time after.
 	c.deadline = time.Now().Add(time.Second)
@@ -64,12 +65,20 @@ func (c *wsConn) close(code int, reason string) {
 	payload := binary.BigEndian.AppendUint16(nil, uint16(code))
 	payload = append(payload, reason...)
 	c.wmu.Lock()
-	c.conn.Write(appendFrame(nil, opClose, payload))
+	if !broken {
+		c.conn.Write(appendFrame(nil, opClose, payload))
+	}
 	c.wmu.Unlock()
 	c.conn.Close()
 	if onClose != nil {
 		onClose()
 	}
+}
+
+func (c *wsConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // whenClosed sets f to run once the connection is closed, whoever closes
@@ -180,7 +189,10 @@ func (c *wsConn) write() {
 			bufs = append(bufs, head[start:len(head):len(head)], m)
 		}
 		if _, err := bufs.WriteTo(c.conn); err != nil {
-			go c.close(websocket.CloseAbnormalClosure, "")
+			c.mu.Lock()
+			c.broken = true
+			c.mu.Unlock()
+			go c.close(websocket.CloseGoingAway, "")
 			return
 		}
 	}

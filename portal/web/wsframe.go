@@ -150,7 +150,10 @@ func (r *frameReader) header(p []byte) (int, error) {
 		}
 		if op != opContinuation {
 			r.msgOp = op
-			r.msg = make([]byte, 0, size)
+			// What the header announces is not reserved at once: a
+			// client could announce megabytes and send them a byte a
+			// minute. The buffer grows as the bytes come.
+			r.msg = make([]byte, 0, min(size, 64<<10))
 		}
 	default:
 		return used, errBadFrame

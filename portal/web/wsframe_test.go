@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -176,4 +177,45 @@ func setPollIdle(d time.Duration) func() {
 	}
 	old := p.idle.Swap(int64(d))
 	return func() { p.idle.Store(old) }
+}
+
+// Server frames use the shortest length encoding RFC 6455 allows, at each
+// boundary.
+func TestAppendFrameHeader(t *testing.T) {
+	tests := []struct {
+		n    int
+		want []byte
+	}{
+		{0, []byte{0x82, 0}},
+		{125, []byte{0x82, 125}},
+		{126, []byte{0x82, 126, 0, 126}},
+		{65535, []byte{0x82, 126, 0xff, 0xff}},
+		{65536, []byte{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+	}
+	for _, tt := range tests {
+		if got := appendFrameHeader(nil, opBinary, tt.n); !bytes.Equal(got, tt.want) {
+			t.Errorf("%d bytes: header % x, want % x", tt.n, got, tt.want)
+		}
+	}
+}
+
+// A header announcing megabytes reserves nothing like it before the bytes
+// come: a client could otherwise hold a box's memory with a few headers.
+func TestFrameReaderDoesNotTrustTheHeader(t *testing.T) {
+	header := append([]byte{0x82, 0x80 | 127}, binary.BigEndian.AppendUint64(nil, 8<<20)...)
+	header = append(header, 1, 2, 3, 4)
+	var before, after runtime.MemStats
+	readers := make([]frameReader, 50)
+	runtime.ReadMemStats(&before)
+	for i := range readers {
+		readers[i].limit = 8 << 20
+		if err := readers[i].feed(append(header, 'x'), func(byte, []byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 10<<20 {
+		t.Fatalf("50 announced messages of 8 MiB took %d MiB at once", grew>>20)
+	}
+	runtime.KeepAlive(readers)
 }

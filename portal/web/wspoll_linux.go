@@ -124,6 +124,9 @@ func (c *polled) start() error {
 // connection's ID rather than its descriptor, which the system reuses as
 // soon as a connection closes.
 func (c *polled) ctl(op int, events uint32) error {
+	if c.raw == nil {
+		return c.rawErr
+	}
 	ev := unix.EpollEvent{Events: events, Fd: int32(uint32(c.id)), Pad: int32(uint32(c.id >> 32))}
 	var err error
 	cerr := c.raw.Control(func(fd uintptr) { err = unix.EpollCtl(c.p.epfd, op, int(fd), &ev) })
@@ -217,7 +220,8 @@ func (p *readPoller) sweep(now time.Time) {
 	limit := time.Duration(p.idle.Load())
 	p.mu.Lock()
 	for _, c := range p.conns {
-		if now.Sub(time.Unix(0, c.heard.Load())) > limit {
+		// A paused connection is not read: its pongs wait unread.
+		if now.Sub(time.Unix(0, c.heard.Load())) > limit && !c.isPaused() {
 			idle = append(idle, c)
 		}
 	}
@@ -227,10 +231,11 @@ func (p *readPoller) sweep(now time.Time) {
 	}
 }
 
-// readable reads what the connection has, using buf, until it has no
-// more, a full buffer at a time.
+// readable reads what the connection has, using buf, a full buffer at a
+// time, until it has no more or it had its share: what is left raises
+// another event, after the other connections had theirs.
 func (c *polled) readable(buf []byte) {
-	for {
+	for range 4 {
 		var n int
 		var rerr error
 		if err := c.raw.Read(func(fd uintptr) bool {

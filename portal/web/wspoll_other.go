@@ -62,10 +62,14 @@ func (c *polled) read(idle time.Duration) {
 	buf := make([]byte, 4096)
 	for {
 		c.mu.Lock()
-		for c.paused {
+		for c.paused && !c.removed {
 			c.resumed.Wait()
 		}
+		removed := c.removed
 		c.mu.Unlock()
+		if removed {
+			return
+		}
 		c.conn.SetReadDeadline(time.Now().Add(idle))
 		n, err := c.conn.Read(buf)
 		if n > 0 {
@@ -92,6 +96,7 @@ func (c *polled) remove() bool {
 		return false
 	}
 	c.removed = true
+	c.resumed.Broadcast()
 	return true
 }
 

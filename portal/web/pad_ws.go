@@ -339,9 +339,10 @@ func (c *padConn) handle() {
 		c.polled.resume()
 		c.inMu.Unlock()
 		for _, m := range msgs {
-			// Once closed, the connection has left its room: what it
-			// sent last is not taken (its cursor would stay forever).
-			if c.isClosed() || !c.message(m) {
+			// What came before a close is still handled: a visitor's
+			// last edits before they left are edits all the same
+			// (updateAwareness leaves out a connection that left).
+			if !c.message(m) {
 				return
 			}
 		}

@@ -389,6 +389,25 @@ func TestPadWebsocketFrames(t *testing.T) {
 	b.typeAt(0, "y")
 	late.waitText("y" + strings.Repeat("x", 200) + want)
 
+	// Edits sent just before leaving are kept: the update and the close
+	// frame arrive together.
+	leaving := dial(t, hs, "leaving", 16)
+	leaving.sync()
+	leaving.out = nil
+	var last []byte
+	words := strings.Repeat("last words ", 5)
+	for i, r := range words {
+		leaving.doc.Text(pad.ContentName).Insert(i, string(r))
+	}
+	for _, u := range leaving.out {
+		last = append(last, clientFrame(opBinary, true, encodeSync(syncUpdate, u), key)...)
+	}
+	last = append(last, clientFrame(opClose, true, []byte{0x03, 0xe8}, key)...)
+	if _, err := leaving.ws.NetConn().Write(last); err != nil {
+		t.Fatal(err)
+	}
+	waitPadText(t, must(pads.Open("leaving")), words)
+
 	// A frame the protocol forbids (unmasked) closes with 1002.
 	bad := dial(t, hs, "frames", 13)
 	bad.sync()

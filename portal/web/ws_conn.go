@@ -75,12 +75,6 @@ func (c *wsConn) close(code int, reason string) {
 	}
 }
 
-func (c *wsConn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
-
 // whenClosed sets f to run once the connection is closed, whoever closes
 // it; if it is closed already, f runs now.
 func (c *wsConn) whenClosed(f func()) {

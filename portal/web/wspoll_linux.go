@@ -45,21 +45,6 @@ type polled struct {
 	paused  bool
 }
 
-// frameHandler receives what a polled connection sends. Both methods are
-// called on the poller's goroutine and must not block.
-type frameHandler interface {
-	// frame is a message or control frame; an error ends the reading,
-	// and ended is called with it.
-	frame(op byte, payload []byte) error
-	// ended says the reading stopped: the client left (io.EOF), the
-	// network failed, a frame was refused (errBadFrame,
-	// errFrameTooBig) or nothing came for the idle time (errIdle).
-	// It is not called after remove.
-	ended(err error)
-}
-
-var errIdle = errors.New("websocket: nothing heard from the client")
-
 var (
 	pollerOnce sync.Once
 	poller     *readPoller
@@ -150,13 +135,6 @@ func (c *polled) remove() bool {
 	delete(c.p.conns, c.id)
 	c.p.mu.Unlock()
 	return true
-}
-
-// end stops reading the connection and tells its handler why, once.
-func (c *polled) end(err error) {
-	if c.remove() {
-		c.h.ended(err)
-	}
 }
 
 // pause stops reading the connection until resume: the bytes wait in the

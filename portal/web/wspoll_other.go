@@ -26,15 +26,6 @@ type polled struct {
 	resumed *sync.Cond
 }
 
-// frameHandler receives what a polled connection sends; see
-// wspoll_linux.go.
-type frameHandler interface {
-	frame(op byte, payload []byte) error
-	ended(err error)
-}
-
-var errIdle = errors.New("websocket: nothing heard from the client")
-
 var poller = func() *readPoller {
 	p := new(readPoller)
 	p.idle.Store(int64(readWait))
@@ -98,12 +89,6 @@ func (c *polled) remove() bool {
 	c.removed = true
 	c.resumed.Broadcast()
 	return true
-}
-
-func (c *polled) end(err error) {
-	if c.remove() {
-		c.h.ended(err)
-	}
 }
 
 func (c *polled) pause() {

@@ -66,37 +66,73 @@ func (n *Node) pullOnce(ctx context.Context, folder string, refused map[string]b
 			return len(retry) > 0
 		}
 		var mu sync.Mutex
+		busy := map[string]bool{} // names being fetched, under mu
+		var later []string        // names announced again while being fetched
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallelFiles)
 		if folder == FolderJournal {
 			g.SetLimit(1) // segments of an origin go in order
 		}
-		for _, w := range wants {
-			g.Go(func() error {
-				err := n.pullOne(gctx, folder, w)
-				if err == nil {
-					return nil
-				}
+		// Names announced while this round runs join it as soon as a
+		// place is free, rather than after its slowest file: an index
+		// comes in batches, and a large file in the first one would
+		// otherwise leave the other places idle until it is done.
+		for len(wants) > 0 {
+			for _, w := range wants {
 				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case errors.Is(err, errSegment):
-					n.logger.Warn("sync: quarantined a journal segment that does not parse", "file", w.f.Name, "error", err)
-					refused[versionKey(w.f)] = true
-					return nil
-				case errors.Is(err, errGap) || errors.Is(err, errLocalChange):
-				case errors.Is(err, errDiskFull):
-					n.logger.Warn("sync: not fetching a file: the disk is nearly full", "file", w.f.Name, "error", err)
-				default:
-					n.logger.Info("sync: could not fetch a file yet", "folder", folder, "file", w.f.Name, "error", err)
+				if busy[w.f.Name] {
+					later = append(later, w.f.Name)
+					mu.Unlock()
+					continue
 				}
-				retry = append(retry, w.f.Name)
-				return nil
-			})
+				busy[w.f.Name] = true
+				mu.Unlock()
+				g.Go(func() error {
+					defer func() {
+						mu.Lock()
+						delete(busy, w.f.Name)
+						mu.Unlock()
+					}()
+					return n.pullReport(gctx, folder, w, &mu, refused, &retry)
+				})
+			}
+			mu.Lock()
+			seen := make(map[string]bool, len(refused)) // the running fetches add to refused
+			for k, v := range refused {
+				seen[k] = v
+			}
+			mu.Unlock()
+			wants = n.needs(folder, seen)
 		}
 		g.Wait()
+		n.consider(folder, later...)
 	}
 	return true
+}
+
+// pullReport fetches one file for pullOnce and sorts out a failure: a
+// segment that does not parse is refused for good, anything else is
+// tried again later. mu guards refused and retry.
+func (n *Node) pullReport(ctx context.Context, folder string, w want, mu *sync.Mutex, refused map[string]bool, retry *[]string) error {
+	err := n.pullOne(ctx, folder, w)
+	if err == nil {
+		return nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case errors.Is(err, errSegment):
+		n.logger.Warn("sync: quarantined a journal segment that does not parse", "file", w.f.Name, "error", err)
+		refused[versionKey(w.f)] = true
+		return nil
+	case errors.Is(err, errGap) || errors.Is(err, errLocalChange):
+	case errors.Is(err, errDiskFull):
+		n.logger.Warn("sync: not fetching a file: the disk is nearly full", "file", w.f.Name, "error", err)
+	default:
+		n.logger.Info("sync: could not fetch a file yet", "folder", folder, "file", w.f.Name, "error", err)
+	}
+	*retry = append(*retry, w.f.Name)
+	return nil
 }
 
 // consider marks names of a folder to be looked at by the next pull:

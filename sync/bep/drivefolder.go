@@ -42,6 +42,11 @@ type driveFolder struct {
 	qmu     sync.Mutex // guards queue and placing
 	queue   []placing  // received files waiting to be put in place
 	placing bool       // a goroutine is putting the queue in place
+
+	amu      sync.Mutex // guards arrivals and telling
+	arrivals []string   // files put in place, not yet told to the drive
+	telling  bool       // a goroutine is telling the drive
+	told     sync.WaitGroup
 }
 
 // scan compares the folder on disk with the index and announces what
@@ -241,17 +246,48 @@ func (df *driveFolder) place(tmp string, f protocol.FileInfo, afterConflict bool
 				break
 			}
 			df.qmu.Unlock()
-			placed := df.placeBatch(batch)
-			// The drive reads what arrived (its SHA-256 and type): one
-			// call, one transaction for the lot, outside mu.
-			if df.hooks != nil && len(placed) > 0 {
-				if err := df.hooks.Arrived(placed...); err != nil {
-					df.logger.Error("sync: the drive could not list files that arrived", "error", err)
-				}
-			}
+			df.arrived(df.placeBatch(batch))
 		}
 	}
 	return <-r.done
+}
+
+// arrived tells the drive about files put in place, on a goroutine of
+// its own: the drive reads each (its SHA-256 and type), which would
+// otherwise hold up the next files' placing. Names that arrive meanwhile
+// are told together, in one call and one transaction.
+func (df *driveFolder) arrived(names []string) {
+	if df.hooks == nil || len(names) == 0 {
+		return
+	}
+	df.amu.Lock()
+	df.arrivals = append(df.arrivals, names...)
+	start := !df.telling
+	df.telling = true
+	if start {
+		df.told.Add(1)
+	}
+	df.amu.Unlock()
+	if !start {
+		return
+	}
+	go func() {
+		defer df.told.Done()
+		for {
+			df.amu.Lock()
+			names := df.arrivals
+			df.arrivals = nil
+			if len(names) == 0 {
+				df.telling = false
+				df.amu.Unlock()
+				return
+			}
+			df.amu.Unlock()
+			if err := df.hooks.Arrived(names...); err != nil {
+				df.logger.Error("sync: the drive could not list files that arrived", "error", err)
+			}
+		}
+	}()
 }
 
 // placing is a received file waiting to be put in place.

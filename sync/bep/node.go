@@ -240,6 +240,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.mu.Unlock()
 	wg.Wait()
+	n.df.told.Wait() // the drive hears of every file put in place before the box stops
 	return nil
 }
 

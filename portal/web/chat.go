@@ -556,9 +556,7 @@ func (h *chatHub) closeAll() {
 		}
 	}
 	h.mu.Unlock()
-	for _, c := range conns {
-		c.close(websocket.CloseGoingAway, closeShuttingDown)
-	}
+	closeEach(conns, func(c *chatConn) { c.close(websocket.CloseGoingAway, closeShuttingDown) })
 }
 
 // staffDone answers a staff action: back to the page it came from, or an

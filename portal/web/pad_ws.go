@@ -163,17 +163,23 @@ func (h *padHub) closeAll() {
 		rooms = append(rooms, r)
 	}
 	h.mu.Unlock()
+	var conns []*padConn
 	for _, r := range rooms {
 		r.mu.Lock()
-		conns := make([]*padConn, 0, len(r.conns))
-		for c := range r.conns {
-			conns = append(conns, c)
-		}
+		conns = append(conns, r.list()...)
 		r.mu.Unlock()
-		for _, c := range conns {
-			c.close(websocket.CloseGoingAway, closeShuttingDown)
-		}
 	}
+	closeEach(conns, func(c *padConn) { c.close(websocket.CloseGoingAway, closeShuttingDown) })
+}
+
+// closeEach closes connections at the same time: each may wait a second
+// or two for its client (wsConn.close).
+func closeEach[C any](conns []C, close func(C)) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() { close(c) })
+	}
+	wg.Wait()
 }
 
 // padWS serves the y-websocket protocol on /ws/pads/{name}: the room is

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/binary"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -45,7 +46,8 @@ func newWSConn(ws *websocket.Conn, op byte) *wsConn {
 }
 
 // close ends the connection with a code and reason, once. It waits at
-// most a second for a write under way and for the close frame to leave.
+// most a second for a write under way and for the close frame to leave,
+// and a second more for the client to answer it (see linger).
 func (c *wsConn) close(code int, reason string) {
 	c.mu.Lock()
 	if c.closed {
@@ -59,6 +61,11 @@ func (c *wsConn) close(code int, reason string) {
 	c.deadline = time.Now().Add(time.Second)
 	c.conn.SetWriteDeadline(c.deadline)
 	c.mu.Unlock()
+	// The connection leaves the poller and its room first: what the
+	// client still sends is read by linger, and dropped.
+	if onClose != nil {
+		onClose()
+	}
 	if len(reason) > 123 {
 		reason = reason[:123] // a control frame holds 125 bytes
 	}
@@ -69,14 +76,29 @@ func (c *wsConn) close(code int, reason string) {
 		c.conn.Write(appendFrame(nil, opClose, payload))
 	}
 	c.wmu.Unlock()
-	c.conn.Close()
-	if onClose != nil {
-		onClose()
+	if !broken {
+		c.linger()
 	}
+	c.conn.Close()
 }
 
-// whenClosed sets f to run once the connection is closed, whoever closes
-// it; if it is closed already, f runs now.
+// linger lets the client read the close frame: the box stops sending and
+// reads what the client still sends until it closes its side (its answer
+// to the close frame), for a second at most. Closing at once would make
+// the system answer those bytes with a reset, on which a client may drop
+// the close frame unread, and its reason with it: a pad's editor relies
+// on 4001 to turn read-only.
+func (c *wsConn) linger() {
+	cw, ok := c.conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.conn.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(c.conn, 64<<10))
+}
+
+// whenClosed sets f to run when the connection closes, whoever closes it
+// (before the close frame is sent); if it is closed already, f runs now.
 func (c *wsConn) whenClosed(f func()) {
 	c.mu.Lock()
 	closed := c.closed

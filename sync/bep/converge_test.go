@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,5 +256,30 @@ func TestRestartMidTransfer(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(b.drive, "video.bin")); !bytes.Equal(got, big) {
 		t.Fatal("video.bin differs")
+	}
+}
+
+// TestManyFilesArriveInBatches: a folder of more files than the puller
+// takes at once (wantsAtOnce) arrives whole; the rest waits its turn.
+func TestManyFilesArriveInBatches(t *testing.T) {
+	a, b := newTestBox(t, "a"), newTestBox(t, "b")
+	const files = 2*wantsAtOnce + 500
+	for i := range files {
+		dir := filepath.Join(a.drive, fmt.Sprintf("d%02d", i%25))
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d.txt", i)), fmt.Appendf(nil, "file %d", i), 0o644)
+	}
+	a.node.DriveChanged()
+	linkBoxes(t, a, b)
+	waitFor(t, "b to hold every file", 120*time.Second, func() bool { return converged(t, a, b) })
+	n := 0
+	filepath.WalkDir(b.drive, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+			n++
+		}
+		return nil
+	})
+	if n != files {
+		t.Fatalf("b holds %d files, want %d", n, files)
 	}
 }

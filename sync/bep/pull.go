@@ -30,6 +30,7 @@ const (
 	parallelFiles  = 32
 	parallelBlocks = 8
 	retryAfter     = 10 * time.Second
+	wantsAtOnce    = 1000 // files needs hands out at a time
 	// inflightBytes bounds the blocks requested and not yet written, so
 	// that pulling many files at once stays within a Pi's memory.
 	inflightBytes = 8 << 20
@@ -262,7 +263,28 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 		}
 		return strings.Compare(a.f.Name, b.f.Name)
 	})
-	return spreadFolders(out, rank)
+	out = spreadFolders(out, rank)
+	if len(out) <= wantsAtOnce {
+		return out
+	}
+	// The rest waits as names, for the next call: a want holds a copy of
+	// its file's description, and a first sync of 100,000 files would
+	// otherwise hold 100,000 of them while it runs.
+	rest := make([]string, 0, len(out)-wantsAtOnce)
+	for _, w := range out[wantsAtOnce:] {
+		rest = append(rest, w.f.Name)
+	}
+	n.candMu.Lock()
+	set := n.cand[folder]
+	if set == nil {
+		set = map[string]bool{}
+		n.cand[folder] = set
+	}
+	for _, name := range rest {
+		set[name] = true
+	}
+	n.candMu.Unlock()
+	return slices.Clone(out[:wantsAtOnce])
 }
 
 // spreadFolders reorders the files (rank 1) of a sorted want list so that

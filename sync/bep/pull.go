@@ -144,7 +144,14 @@ func (n *Node) consider(folder string, names ...string) {
 	if len(names) == 0 {
 		return
 	}
+	n.addCandidates(folder, names)
+	signal(n.pullNow[folder])
+}
+
+// addCandidates adds names to those the next pull of folder looks at.
+func (n *Node) addCandidates(folder string, names []string) {
 	n.candMu.Lock()
+	defer n.candMu.Unlock()
 	set := n.cand[folder]
 	if set == nil {
 		set = map[string]bool{}
@@ -153,8 +160,6 @@ func (n *Node) consider(folder string, names ...string) {
 	for _, name := range names {
 		set[name] = true
 	}
-	n.candMu.Unlock()
-	signal(n.pullNow[folder])
 }
 
 // A box keeps this much of its disk free, whatever its peers send: the
@@ -274,16 +279,7 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 	for _, w := range out[wantsAtOnce:] {
 		rest = append(rest, w.f.Name)
 	}
-	n.candMu.Lock()
-	set := n.cand[folder]
-	if set == nil {
-		set = map[string]bool{}
-		n.cand[folder] = set
-	}
-	for _, name := range rest {
-		set[name] = true
-	}
-	n.candMu.Unlock()
+	n.addCandidates(folder, rest)
 	return slices.Clone(out[:wantsAtOnce])
 }
 

@@ -410,10 +410,8 @@ type chatRoom struct {
 
 type chatConn struct {
 	*wsConn
-	me     string // the visitor's pseudonym, to mark their own messages
-	lang   string
-	polled *polled
-	rate   frameRate // used by the poller only
+	me   string // the visitor's pseudonym, to mark their own messages
+	lang string
 }
 
 // chatEvent is what a channel's websocket sends: {"type":"post",
@@ -436,16 +434,11 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 		me = v.Pseudonym()
 	}
 	lang := pickLang(r)
-	poll, err := sharedPoller()
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	c := &chatConn{wsConn: newWSConn(ws, opText), me: me, lang: lang, rate: newFrameRate()}
+	c := &chatConn{wsConn: newWSConn(ws, opText), me: me, lang: lang}
 	if !s.chatHub.join(s, name, c) {
 		c.close(websocket.CloseGoingAway, closeShuttingDown)
 		return
@@ -453,13 +446,7 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 	// The socket only listens: the poller reads it for pings, pongs and
 	// its end.
 	gone := s.presence.connected(me)
-	c.polled = poll.prepare(c.conn, 512, c)
-	c.whenClosed(func() {
-		c.polled.remove()
-		s.chatHub.leave(name, c)
-		gone()
-	})
-	if err := c.polled.start(); err != nil {
+	if err := c.readBy(c, 512, func() { s.chatHub.leave(name, c); gone() }); err != nil {
 		s.logger.Error("reading a chat websocket", "error", err)
 		c.close(websocket.CloseInternalServerErr, "")
 	}
@@ -468,19 +455,9 @@ func (s *Server) chatWS(w http.ResponseWriter, r *http.Request) {
 // frame takes what the visitor's page sends: nothing is expected but
 // pings, pongs and the end.
 func (c *chatConn) frame(op byte, payload []byte) error {
-	if op != opClose && !c.rate.allow() {
-		return errTooMany
-	}
-	switch op {
-	case opPing:
-		c.sendPong(payload)
-	case opClose:
-		return errClientClosed
-	}
-	return nil
+	_, err := c.control(op, payload)
+	return err
 }
-
-func (c *chatConn) ended(err error) { go c.close(endReason(err)) }
 
 func (h *chatHub) join(s *Server, channel string, c *chatConn) bool {
 	h.mu.Lock()

@@ -107,9 +107,6 @@ type padConn struct {
 	pad    *pad.Pad
 	room   *room
 	author string
-	polled *polled
-
-	rate frameRate // used by the poller only
 
 	inMu     sync.Mutex
 	inbox    [][]byte // messages waiting for the handler
@@ -202,17 +199,12 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	author := s.authorOf(r)
-	poll, err := sharedPoller()
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	c := &padConn{wsConn: newWSConn(ws, opBinary), clients: make(map[uint64]struct{}),
-		s: s, pad: p, room: rm, author: author, rate: newFrameRate()}
+		s: s, pad: p, room: rm, author: author}
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
 	if !full {
@@ -246,13 +238,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	// connection (the client, the box, staff) ends its reading and its
 	// place in the room.
 	gone := s.presence.connected(author)
-	c.polled = poll.prepare(c.conn, maxPadMessage, c)
-	c.whenClosed(func() {
-		c.polled.remove()
-		s.leave(rm, c)
-		gone()
-	})
-	if err := c.polled.start(); err != nil {
+	if err := c.readBy(c, maxPadMessage, func() { s.leave(rm, c); gone() }); err != nil {
 		s.logger.Error("reading a pad websocket", "error", err)
 		c.close(websocket.CloseInternalServerErr, "")
 	}
@@ -261,18 +247,8 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 // frame takes a message or control frame from the poller: it must not
 // wait, so messages go to the connection's handler.
 func (c *padConn) frame(op byte, payload []byte) error {
-	if op == opClose {
-		return errClientClosed
-	}
-	if !c.rate.allow() {
-		return errTooMany
-	}
-	switch op {
-	case opPing:
-		c.sendPong(payload)
-		return nil
-	case opPong:
-		return nil // heard: the poller keeps the connection alive
+	if message, err := c.control(op, payload); !message {
+		return err
 	}
 	c.inMu.Lock()
 	c.inbox = append(c.inbox, payload)
@@ -310,9 +286,6 @@ func (r *frameRate) allow() bool {
 	r.tokens--
 	return true
 }
-
-// ended closes the connection once the poller stopped reading it.
-func (c *padConn) ended(err error) { go c.close(endReason(err)) }
 
 // endReason is how to close a connection whose reading ended: with a
 // reason when the client broke a rule.

@@ -35,12 +35,15 @@ type wsConn struct {
 	pinger   *time.Timer
 
 	onClose func() // see whenClosed
+
+	polled *polled   // the connection in the poller (see readBy)
+	rate   frameRate // the client's allowance of frames, used by the poller only
 }
 
 // newWSConn takes over the connection of ws, whose handshake is done;
 // ws itself is not used again.
 func newWSConn(ws *websocket.Conn, op byte) *wsConn {
-	c := &wsConn{conn: ws.NetConn(), op: op}
+	c := &wsConn{conn: ws.NetConn(), op: op, rate: newFrameRate()}
 	c.pinger = time.AfterFunc(pingEvery, c.sendPing)
 	return c
 }
@@ -96,6 +99,48 @@ func (c *wsConn) linger() {
 	c.conn.SetReadDeadline(time.Now().Add(time.Second))
 	io.Copy(io.Discard, io.LimitReader(c.conn, 64<<10))
 }
+
+// readBy has the poller read the connection for h, in messages of up to
+// limit bytes; cleanup runs once the connection is closed, whoever
+// closes it. On an error the caller closes the connection.
+func (c *wsConn) readBy(h frameHandler, limit int, cleanup func()) error {
+	poll, err := sharedPoller()
+	if err != nil {
+		c.whenClosed(cleanup)
+		return err
+	}
+	c.polled = poll.prepare(c.conn, limit, h)
+	c.whenClosed(func() {
+		c.polled.remove()
+		cleanup()
+	})
+	return c.polled.start()
+}
+
+// control answers what any client may send besides messages: every frame
+// counts against its rate, a ping is answered, a pong is a sign of life
+// and a close the end. It reports whether op is a message, for the
+// caller to take.
+func (c *wsConn) control(op byte, payload []byte) (message bool, err error) {
+	if op == opClose {
+		return false, errClientClosed
+	}
+	if !c.rate.allow() {
+		return false, errTooMany
+	}
+	switch op {
+	case opPing:
+		c.sendPong(payload)
+		return false, nil
+	case opPong:
+		return false, nil // heard: the poller keeps the connection alive
+	}
+	return true, nil
+}
+
+// ended closes the connection once the poller stopped reading it, with a
+// reason when the client broke a rule.
+func (c *wsConn) ended(err error) { go c.close(endReason(err)) }
 
 // whenClosed sets f to run when the connection closes, whoever closes it
 // (before the close frame is sent); if it is closed already, f runs now.

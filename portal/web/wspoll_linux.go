@@ -14,13 +14,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readPoller reads the pad websockets of the whole process from one
-// goroutine, woken by epoll when a connection has bytes, instead of one
+// readPoller reads the pad and chat websockets of the whole process from
+// one goroutine, woken by epoll when a connection has bytes, instead of one
 // blocked reader goroutine per connection. A reader's stack (4 to 8 KiB)
 // was the largest cost of an idle phone: with 1,500 of them it was 9 MiB
 // of stacks, and the garbage collector lets the heap grow by as much
 // again. What a message then asks for runs on a short-lived goroutine
-// (padConn.deliver), so nothing here waits on the disk.
+// (padConn.handle), so nothing here waits on the disk.
 type readPoller struct {
 	epfd int
 	idle atomic.Int64 // a duration: how long a connection may stay silent
@@ -96,9 +96,7 @@ func (c *polled) start() error {
 	p.mu.Unlock()
 	c.heard.Store(time.Now().UnixNano())
 	if err := c.ctl(unix.EPOLL_CTL_ADD, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
-		p.mu.Lock()
-		delete(p.conns, c.id)
-		p.mu.Unlock()
+		p.forget(c.id)
 		c.removed = true
 		return fmt.Errorf("web: poll connection: %w", err)
 	}
@@ -131,10 +129,14 @@ func (c *polled) remove() bool {
 	}
 	c.removed = true
 	c.ctl(unix.EPOLL_CTL_DEL, 0) // fails only if closed, which unregisters too
-	c.p.mu.Lock()
-	delete(c.p.conns, c.id)
-	c.p.mu.Unlock()
+	c.p.forget(c.id)
 	return true
+}
+
+func (p *readPoller) forget(id uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, id)
 }
 
 // pause stops reading the connection until resume: the bytes wait in the
@@ -198,14 +200,17 @@ func (p *readPoller) sweep(now time.Time) {
 	limit := time.Duration(p.idle.Load())
 	p.mu.Lock()
 	for _, c := range p.conns {
-		// A paused connection is not read: its pongs wait unread.
-		if now.Sub(time.Unix(0, c.heard.Load())) > limit && !c.isPaused() {
+		if now.Sub(time.Unix(0, c.heard.Load())) > limit {
 			idle = append(idle, c)
 		}
 	}
 	p.mu.Unlock()
 	for _, c := range idle {
-		c.end(errIdle)
+		// A paused connection is not read: its pongs wait unread. (Asked
+		// outside p.mu: remove takes c.mu, then p.mu.)
+		if !c.isPaused() {
+			c.end(errIdle)
+		}
 	}
 }
 

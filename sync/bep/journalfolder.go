@@ -128,8 +128,8 @@ func (jf *journalFolder) refresh(o journal.Origin, erasedFrom uint64) error {
 			jf.tails[o] = &segmentTail{first: e.Seq, h: newBlockHasher(protocol.MinBlockSize)}
 		}
 		s := &segs[n-1]
-		if t := jf.tails[o]; t != nil && t.first == s.first && t.h.size == s.size {
-			t.h.write(frame)
+		if h := jf.tailOf(o, *s); h != nil {
+			h.write(frame)
 		} else {
 			delete(jf.tails, o) // read in full below, once
 		}
@@ -160,8 +160,8 @@ func (jf *journalFolder) refresh(o journal.Origin, erasedFrom uint64) error {
 		}
 		bs := protocol.BlockSize(s.size)
 		var blocks []protocol.BlockInfo
-		if t := jf.tails[o]; t != nil && t.first == s.first && t.h.size == s.size && t.h.bs == bs {
-			blocks = t.h.blocks()
+		if h := jf.tailOf(o, s); h != nil && h.bs == bs {
+			blocks = h.blocks()
 		} else {
 			data, err := jf.read(o, s)
 			if err != nil {
@@ -181,6 +181,15 @@ func (jf *journalFolder) refresh(o journal.Origin, erasedFrom uint64) error {
 		changed = append(changed, f)
 	}
 	return jf.idx.commit(changed...)
+}
+
+// tailOf returns the running hash of origin o's segment s, if it has
+// followed all of s so far. The caller holds mu.
+func (jf *journalFolder) tailOf(o journal.Origin, s segment) *blockHasher {
+	if t := jf.tails[o]; t != nil && t.first == s.first && t.h.size == s.size {
+		return t.h
+	}
+	return nil
 }
 
 // read returns the bytes of segment s of origin o: its entries' frames,

@@ -250,25 +250,16 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 		out = append(out, *w)
 	}
 	// Folders before what they hold; deletions last, deepest first.
-	rank := func(f protocol.FileInfo) int {
-		switch {
-		case f.IsDeleted():
-			return 2
-		case f.IsDirectory():
-			return 0
-		}
-		return 1
-	}
 	slices.SortFunc(out, func(a, b want) int {
-		if ra, rb := rank(a.f), rank(b.f); ra != rb {
+		if ra, rb := wantRank(a.f), wantRank(b.f); ra != rb {
 			return ra - rb
 		}
-		if rank(a.f) == 2 {
+		if wantRank(a.f) == 2 {
 			return strings.Compare(b.f.Name, a.f.Name)
 		}
 		return strings.Compare(a.f.Name, b.f.Name)
 	})
-	out = spreadFolders(out, rank)
+	out = spreadFolders(out)
 	if len(out) <= wantsAtOnce {
 		return out
 	}
@@ -283,6 +274,18 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 	return slices.Clone(out[:wantsAtOnce])
 }
 
+// wantRank is the order in which needs hands out files: folders (0)
+// before the files they hold (1), deletions (2) last.
+func wantRank(f protocol.FileInfo) int {
+	switch {
+	case f.IsDeleted():
+		return 2
+	case f.IsDirectory():
+		return 0
+	}
+	return 1
+}
+
 // spreadFolders reorders the files (rank 1) of a sorted want list so that
 // consecutive ones are in different folders, taking the folders in turn.
 // Files pulled in parallel then land in different folders: creating many
@@ -290,13 +293,13 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 // the kernel, which spins on the processor meanwhile (a box receiving
 // 10,000 small files in 100 folders spent more time opening files than
 // receiving them).
-func spreadFolders(ws []want, rank func(protocol.FileInfo) int) []want {
-	start := slices.IndexFunc(ws, func(w want) bool { return rank(w.f) == 1 })
+func spreadFolders(ws []want) []want {
+	start := slices.IndexFunc(ws, func(w want) bool { return wantRank(w.f) == 1 })
 	if start < 0 {
 		return ws
 	}
 	end := start
-	for end < len(ws) && rank(ws[end].f) == 1 {
+	for end < len(ws) && wantRank(ws[end].f) == 1 {
 		end++
 	}
 	var dirs []string

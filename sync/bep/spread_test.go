@@ -21,24 +21,15 @@ func TestSpreadFolders(t *testing.T) {
 		f("b/1", file, false), f("top", file, false),
 		f("old", file, true),
 	}
-	rank := func(fi protocol.FileInfo) int {
-		switch {
-		case fi.IsDeleted():
-			return 2
-		case fi.IsDirectory():
-			return 0
-		}
-		return 1
-	}
 	var got []string
-	for _, w := range spreadFolders(slices.Clone(in), rank) {
+	for _, w := range spreadFolders(slices.Clone(in)) {
 		got = append(got, w.f.Name)
 	}
 	want := []string{"a", "b", "a/1", "b/1", "top", "a/2", "a/3", "old"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
-	if got := spreadFolders(nil, rank); len(got) != 0 {
+	if got := spreadFolders(nil); len(got) != 0 {
 		t.Fatalf("empty list: %v", got)
 	}
 }

@@ -133,7 +133,11 @@ func (s *Server) newPage(r *http.Request, v *visitor.Visitor) (*page, error) {
 // error becomes a clean error page instead of half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	var buf bytes.Buffer
-	if err := s.pages[p.Lang][name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	t, err := s.page(p.Lang, name)
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, "layout", p)
+	}
+	if err != nil {
 		s.logger.Error("rendering a page", "page", name, "error", err)
 		if name != "error" {
 			s.renderError(w, r, http.StatusInternalServerError, "error.internal")

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"tiersbox/box/chat"
@@ -102,9 +103,9 @@ type Options struct {
 type Server struct {
 	opts     Options
 	logger   *slog.Logger
-	pages    map[string]map[string]*template.Template // lang → page → template
-	static   map[string]staticFile                    // hashed URL path → file
-	staticOf map[string]string                        // name → hashed URL path
+	pages    map[string]map[string]*lazyPage // lang → page → template
+	static   map[string]staticFile           // hashed URL path → file
+	staticOf map[string]string               // name → hashed URL path
 	mux      *http.ServeMux
 
 	requests *metrics.CounterVec
@@ -203,31 +204,55 @@ func (s *Server) loadStatic() error {
 	})
 }
 
+// parseTemplates checks at start that every page parses, then keeps none:
+// a page is parsed for a language the first time it is shown in it. The
+// 21 pages in two languages held 1.7 MB, for as long as the box ran,
+// whether or not anyone opened them (a box offering only French never
+// shows the English ones).
 func (s *Server) parseTemplates() error {
-	base := template.New("").Funcs(template.FuncMap{
-		"t":      func(key string, args ...any) string { return key },
-		"static": s.staticURL,
-	})
-	base, err := base.ParseFS(templateFS, "templates/layout.html")
-	if err != nil {
-		return fmt.Errorf("web: parse layout: %w", err)
-	}
-	s.pages = make(map[string]map[string]*template.Template)
+	s.pages = make(map[string]map[string]*lazyPage)
 	for lang := range catalog {
-		s.pages[lang] = make(map[string]*template.Template)
+		s.pages[lang] = make(map[string]*lazyPage)
 		for _, name := range pageNames {
-			t, err := base.Clone()
-			if err != nil {
-				return err
-			}
-			t.Funcs(template.FuncMap{"t": func(key string, args ...any) string { return translate(lang, key, args...) }})
-			if _, err := t.ParseFS(templateFS, "templates/"+name+".html"); err != nil {
-				return fmt.Errorf("web: parse %s: %w", name, err)
-			}
-			s.pages[lang][name] = t
+			s.pages[lang][name] = &lazyPage{}
+		}
+	}
+	for _, name := range pageNames {
+		if _, err := s.parsePage("fr", name); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// lazyPage is a page's template in one language, parsed on first use.
+type lazyPage struct {
+	once sync.Once
+	t    *template.Template
+	err  error
+}
+
+// page returns the template of a page in a language, parsing it the first
+// time.
+func (s *Server) page(lang, name string) (*template.Template, error) {
+	lp, ok := s.pages[lang][name]
+	if !ok {
+		return nil, fmt.Errorf("web: no page %q in %q", name, lang)
+	}
+	lp.once.Do(func() { lp.t, lp.err = s.parsePage(lang, name) })
+	return lp.t, lp.err
+}
+
+// parsePage parses the layout and one page, with the translations of lang.
+func (s *Server) parsePage(lang, name string) (*template.Template, error) {
+	t, err := template.New("").Funcs(template.FuncMap{
+		"t":      func(key string, args ...any) string { return translate(lang, key, args...) },
+		"static": s.staticURL,
+	}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parse %s: %w", name, err)
+	}
+	return t, nil
 }
 
 // staticURL returns the hashed URL of an embedded static file. An unknown

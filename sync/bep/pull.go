@@ -191,7 +191,8 @@ func versionKey(f protocol.FileInfo) string {
 }
 
 // needs lists what connected peers announce, among the names to
-// consider, that this box lacks.
+// consider, that this box lacks: at most wantsAtOnce of them, in the order
+// they should be fetched; the rest wait as names for the next call.
 func (n *Node) needs(folder string, refused map[string]bool) []want {
 	n.candMu.Lock()
 	names := n.cand[folder]
@@ -207,71 +208,88 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 	}
 	n.mu.Unlock()
 	li := n.index(folder)
-	best := map[string]*want{}
+	// The order is settled on names alone, and only the files handed out
+	// get a want: a want holds a copy of its file's description, and a
+	// first sync of 10,000 files made 10,000 of them at every call.
+	var picks []pick
+	for name := range names {
+		if w, ok := n.wantFrom(folder, name, peers, li, refused); ok {
+			picks = append(picks, pick{name: name, rank: wantRank(w.f)})
+		}
+	}
+	// Folders before what they hold; deletions last, deepest first.
+	slices.SortFunc(picks, func(a, b pick) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		if a.rank == 2 {
+			return strings.Compare(b.name, a.name)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	picks = spreadFolders(picks)
+	if len(picks) > wantsAtOnce {
+		rest := make([]string, 0, len(picks)-wantsAtOnce)
+		for _, pk := range picks[wantsAtOnce:] {
+			rest = append(rest, pk.name)
+		}
+		n.addCandidates(folder, rest)
+		picks = picks[:wantsAtOnce]
+	}
+	out := make([]want, 0, len(picks))
+	for _, pk := range picks {
+		if w, ok := n.wantFrom(folder, pk.name, peers, li, refused); ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// pick is a name needs hands out, with its rank in the order.
+type pick struct {
+	name string
+	rank int
+}
+
+// wantFrom says whether this box lacks the version of name that peers
+// announce, and if so which version (the newest) and from whom.
+func (n *Node) wantFrom(folder, name string, peers []*peer, li *localIndex, refused map[string]bool) (want, bool) {
+	var best want
+	found := false
+	lf, have := li.get(name)
 	for _, p := range peers {
 		p.mu.Lock()
 		if !p.shares[folder] {
 			p.mu.Unlock()
 			continue
 		}
-		files := p.remote[folder].files
-		for name := range names {
-			rf, ok := files[name]
-			if !ok || rf.IsInvalid() {
-				continue
-			}
-			lf, have := li.get(name)
-			if have && lf.Version.Equal(rf.Version) {
-				continue
-			}
-			var ok2, conflict bool
-			if folder == FolderJournal {
-				ok2 = n.wantSegment(lf, rf)
-			} else {
-				ok2, conflict = wantDriveFile(lf, have, rf)
-			}
-			if !ok2 || len(refused) > 0 && refused[versionKey(rf)] {
-				continue
-			}
-			w := best[name]
-			switch {
-			case w == nil:
-				best[name] = &want{f: rf, from: []*peer{p}, conflict: conflict}
-			case rf.Version.Equal(w.f.Version):
-				w.from = append(w.from, p)
-			case rf.Version.GreaterEqual(w.f.Version):
-				*w = want{f: rf, from: []*peer{p}, conflict: conflict}
-			}
-		}
+		rf, ok := p.remote[folder].files[name]
 		p.mu.Unlock()
-	}
-	out := make([]want, 0, len(best))
-	for _, w := range best {
-		out = append(out, *w)
-	}
-	// Folders before what they hold; deletions last, deepest first.
-	slices.SortFunc(out, func(a, b want) int {
-		if ra, rb := wantRank(a.f), wantRank(b.f); ra != rb {
-			return ra - rb
+		if !ok || rf.IsInvalid() {
+			continue
 		}
-		if wantRank(a.f) == 2 {
-			return strings.Compare(b.f.Name, a.f.Name)
+		if have && lf.Version.Equal(rf.Version) {
+			continue
 		}
-		return strings.Compare(a.f.Name, b.f.Name)
-	})
-	out = spreadFolders(out)
-	if len(out) <= wantsAtOnce {
-		return out
+		var ok2, conflict bool
+		if folder == FolderJournal {
+			ok2 = n.wantSegment(lf, rf)
+		} else {
+			ok2, conflict = wantDriveFile(lf, have, rf)
+		}
+		if !ok2 || len(refused) > 0 && refused[versionKey(rf)] {
+			continue
+		}
+		switch {
+		case !found:
+			best, found = want{f: rf, from: []*peer{p}, conflict: conflict}, true
+		case rf.Version.Equal(best.f.Version):
+			best.from = append(best.from, p)
+		case rf.Version.GreaterEqual(best.f.Version):
+			best = want{f: rf, from: []*peer{p}, conflict: conflict}
+		}
 	}
-	// The rest waits as names, for the next call: a want holds a copy of
-	// its file's description, and a first sync of 100,000 files would
-	// otherwise hold 100,000 of them while it runs.
-	rest := make([]string, 0, len(out)-wantsAtOnce)
-	for _, w := range out[wantsAtOnce:] {
-		rest = append(rest, w.f.Name)
-	}
-	n.addCandidates(folder, rest)
-	return slices.Clone(out[:wantsAtOnce])
+	return best, found
 }
 
 // wantRank is the order in which needs hands out files: folders (0)
@@ -293,19 +311,19 @@ func wantRank(f protocol.FileInfo) int {
 // the kernel, which spins on the processor meanwhile (a box receiving
 // 10,000 small files in 100 folders spent more time opening files than
 // receiving them).
-func spreadFolders(ws []want) []want {
-	start := slices.IndexFunc(ws, func(w want) bool { return wantRank(w.f) == 1 })
+func spreadFolders(ws []pick) []pick {
+	start := slices.IndexFunc(ws, func(w pick) bool { return w.rank == 1 })
 	if start < 0 {
 		return ws
 	}
 	end := start
-	for end < len(ws) && wantRank(ws[end].f) == 1 {
+	for end < len(ws) && ws[end].rank == 1 {
 		end++
 	}
 	var dirs []string
-	byDir := map[string][]want{}
+	byDir := map[string][]pick{}
 	for _, w := range ws[start:end] {
-		d := path.Dir(w.f.Name)
+		d := path.Dir(w.name)
 		if _, ok := byDir[d]; !ok {
 			dirs = append(dirs, d)
 		}

@@ -10,12 +10,12 @@ import (
 // Files pulled together land in different folders; folders still come
 // first and deletions last, and nothing is lost or repeated.
 func TestSpreadFolders(t *testing.T) {
-	f := func(name string, typ protocol.FileInfoType, deleted bool) want {
-		return want{f: protocol.FileInfo{Name: name, Type: typ, Deleted: deleted}}
+	f := func(name string, typ protocol.FileInfoType, deleted bool) pick {
+		return pick{name: name, rank: wantRank(protocol.FileInfo{Name: name, Type: typ, Deleted: deleted})}
 	}
 	file := protocol.FileInfoTypeFile
 	dir := protocol.FileInfoTypeDirectory
-	in := []want{
+	in := []pick{
 		f("a", dir, false), f("b", dir, false),
 		f("a/1", file, false), f("a/2", file, false), f("a/3", file, false),
 		f("b/1", file, false), f("top", file, false),
@@ -23,7 +23,7 @@ func TestSpreadFolders(t *testing.T) {
 	}
 	var got []string
 	for _, w := range spreadFolders(slices.Clone(in)) {
-		got = append(got, w.f.Name)
+		got = append(got, w.name)
 	}
 	want := []string{"a", "b", "a/1", "b/1", "top", "a/2", "a/3", "old"}
 	if !slices.Equal(got, want) {

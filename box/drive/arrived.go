@@ -11,6 +11,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -46,13 +47,14 @@ func (s *Service) changed(path string) {
 	}
 }
 
-// Arrived tells the drive that sync put a file it received in place at
-// path (a drive path, with '/' separators).
+// Received tells the drive that sync put files it received in place, each
+// at its Path (a drive path, with '/' separators).
 //
 // If the journal lists a file at path with that content (its entry came
 // first), nothing more is needed. Otherwise the file is listed all the
 // same, without details: the drive reads it (its SHA-256, and its type
-// from its name and first bytes) and lists it with its size and its
+// from its name and first bytes; see Arrival for the sum sync knows) and
+// lists it with its size and its
 // modification time as its date, no author and no licence, File.Arrived
 // set. That listing is derived from the folder, not a journal entry (a
 // box writes entries only about what happened at it): if the file's
@@ -67,16 +69,40 @@ func (s *Service) changed(path string) {
 //
 // Files that arrived together are best told together: they are read one
 // by one and listed in one transaction.
-func (s *Service) Arrived(paths ...string) error {
-	var valid []string
-	for _, path := range paths {
-		if !validPath(path) {
-			s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", path)
+func (s *Service) Received(files ...Arrival) error {
+	var valid []Arrival
+	for _, a := range files {
+		if !validPath(a.Path) {
+			s.logger.Info("a file sync placed is not listed: the drive does not take its name", "path", a.Path)
 			continue
 		}
-		valid = append(valid, path)
+		valid = append(valid, a)
 	}
 	return s.arrive(valid, true)
+}
+
+// Arrival is a file sync put in place, with what sync knows of it: the
+// SHA-256 of the content it wrote (hex; empty when unknown), and the size
+// and modification time it gave the file. When the file on disk still has
+// that size and time, the drive takes the sum instead of reading the whole
+// file again (sync computed it from the blocks it checked as it wrote
+// them): for a first sync of a large video that second reading alone took
+// a second, and the files behind it waited. Syncthing trusts size and time
+// the same way when it scans.
+type Arrival struct {
+	Path    string
+	SHA256  string
+	Size    int64
+	ModTime time.Time
+}
+
+// Arrived is Received for files of which only the path is known.
+func (s *Service) Arrived(paths ...string) error {
+	files := make([]Arrival, len(paths))
+	for i, p := range paths {
+		files[i] = Arrival{Path: p}
+	}
+	return s.Received(files...)
 }
 
 // arrive reads the files at paths and lists, in one transaction, those
@@ -85,25 +111,26 @@ func (s *Service) Arrived(paths ...string) error {
 // folder: the content of a file removed here is then what a crash kept
 // the removal from deleting (sweepRemoved deletes it at the next start),
 // not an arrival.
-func (s *Service) arrive(paths []string, bySync bool) error {
+func (s *Service) arrive(files []Arrival, bySync bool) error {
 	var errs []error
 	for range 3 {
-		if len(paths) == 0 {
+		if len(files) == 0 {
 			return errors.Join(errs...)
 		}
-		again, err := s.arriveOnce(paths, bySync)
+		again, err := s.arriveOnce(files, bySync)
 		errs = append(errs, err)
-		paths = again
+		files = again
 	}
-	for _, p := range paths {
-		errs = append(errs, fmt.Errorf("drive: file from sync %s: it keeps changing", p))
+	for _, a := range files {
+		errs = append(errs, fmt.Errorf("drive: file from sync %s: it keeps changing", a.Path))
 	}
 	return errors.Join(errs...)
 }
 
-// arriveOnce is one round of arrive; it returns the paths whose file
-// changed while it was read.
-func (s *Service) arriveOnce(paths []string, bySync bool) (again []string, _ error) {
+// arriveOnce is one round of arrive; it returns the files that changed
+// while they were read, to be read again (whole: the sum sync knew is no
+// longer theirs).
+func (s *Service) arriveOnce(files []Arrival, bySync bool) (again []Arrival, _ error) {
 	type read struct {
 		path string
 		fi   fs.FileInfo
@@ -112,7 +139,8 @@ func (s *Service) arriveOnce(paths []string, bySync bool) (again []string, _ err
 	}
 	var reads []read
 	var errs []error
-	for _, path := range paths {
+	for _, a := range files {
+		path := a.Path
 		fi, err := s.root.Lstat(filepath.FromSlash(path))
 		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
 			errs = append(errs, s.forgetDisk(path))
@@ -122,7 +150,14 @@ func (s *Service) arriveOnce(paths []string, bySync bool) (again []string, _ err
 			errs = append(errs, fmt.Errorf("drive: file from sync %s: %w", path, err))
 			continue
 		}
-		sum, head, err := s.hashHead(path)
+		var sum string
+		var head []byte
+		if a.SHA256 != "" && fi.Size() == a.Size && fi.ModTime().Equal(a.ModTime) {
+			sum = a.SHA256
+			head, err = s.readHead(path)
+		} else {
+			sum, head, err = s.hashHead(path)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -139,7 +174,7 @@ func (s *Service) arriveOnce(paths []string, bySync bool) (again []string, _ err
 		eff, again, listed = effect{}, nil, nil
 		for _, r := range reads {
 			if fi, err := s.root.Lstat(filepath.FromSlash(r.path)); err != nil || !sameFile(fi, r.fi) {
-				again = append(again, r.path)
+				again = append(again, Arrival{Path: r.path})
 				continue
 			}
 			isListed := false
@@ -163,6 +198,26 @@ func (s *Service) arriveOnce(paths []string, bySync bool) (again []string, _ err
 	return again, errors.Join(errs...)
 }
 
+// readHead returns the first sniffLen bytes of the file at path.
+func (s *Service) readHead(path string) ([]byte, error) {
+	f, err := s.root.Open(filepath.FromSlash(path))
+	if err != nil {
+		return nil, fmt.Errorf("drive: read %s: %w", path, err)
+	}
+	defer f.Close()
+	return firstBytes(f, path)
+}
+
+// firstBytes reads the first sniffLen bytes of f, the file at path.
+func firstBytes(f io.Reader, path string) ([]byte, error) {
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("drive: read %s: %w", path, err)
+	}
+	return head[:n], nil
+}
+
 // hashHead returns the SHA-256 of the file at path and its first sniffLen
 // bytes.
 func (s *Service) hashHead(path string) (string, []byte, error) {
@@ -171,12 +226,10 @@ func (s *Service) hashHead(path string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
 	}
 	defer f.Close()
-	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
+	head, err := firstBytes(f, path)
+	if err != nil {
+		return "", nil, err
 	}
-	head = head[:n]
 	h := sha256.New()
 	h.Write(head)
 	if err := hashInto(h, f); err != nil {
@@ -347,7 +400,7 @@ func (s *Service) removeArrived(path string) (bool, error) {
 		return deleted, err
 	}
 	// Not what the listing said: look again at what is there.
-	return false, s.arrive([]string{path}, true)
+	return false, s.arrive([]Arrival{{Path: path}}, true)
 }
 
 // scanFolder brings the listing of files without details up to date with
@@ -389,7 +442,8 @@ func (s *Service) scanFolder() error {
 	s.nameMu.Unlock()
 	// One pass over the records: what is listed from disk but gone, what
 	// is on disk and described nowhere (or differently), and the usage.
-	var check, gone []string
+	var check []Arrival
+	var gone []string
 	var used int64
 	err = s.st.View(func(tx *bolt.Tx) error {
 		uploads := tx.Bucket(store.BucketDriveUploads)
@@ -416,7 +470,7 @@ func (s *Service) scanFolder() error {
 		}
 		for p := range found {
 			if !known[p] && !reserved[foldKey(p)] && uploads.Get([]byte(p)) == nil {
-				check = append(check, p)
+				check = append(check, Arrival{Path: p})
 			}
 		}
 		return nil

@@ -533,3 +533,31 @@ func TestArrivedStaffActions(t *testing.T) {
 	}
 	b.checkConsistent(t)
 }
+
+// A sum sync tells with a file is taken when the file still has the size
+// and time sync gave it (the drive reads only its first bytes, for the
+// type); otherwise the drive reads the file.
+func TestReceivedTakesTheSumSyncKnows(t *testing.T) {
+	when := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	b := openBox(t, t.TempDir(), Options{})
+	b.place(t, "told.pdf", pdf, when)
+	b.place(t, "changed.pdf", pdf, when.Add(time.Second))
+	// The sum told is not the content's: only a drive that takes it
+	// without reading the file lists it.
+	told := sum("what sync computed")
+	err := b.svc.Received(
+		Arrival{Path: "told.pdf", SHA256: told, Size: int64(len(pdf)), ModTime: when},
+		Arrival{Path: "changed.pdf", SHA256: told, Size: int64(len(pdf)), ModTime: when},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.svc.Stat("told.pdf")
+	if err != nil || f.SHA256 != told || f.ContentType != "application/pdf" || f.Size != int64(len(pdf)) {
+		t.Fatalf("told.pdf listed as %+v (%v)", f, err)
+	}
+	f, err = b.svc.Stat("changed.pdf")
+	if err != nil || f.SHA256 != sum(pdf) {
+		t.Fatalf("changed.pdf, whose time is not the one told, listed as %+v (%v)", f, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tiersbox/box/drive"
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
@@ -56,11 +58,13 @@ func (l *logBuffer) contains(s string) bool {
 
 type recordHooks struct {
 	arrived, departed chan string
+	sums              sync.Map // path → the SHA-256 sync told with it
 }
 
-func (h *recordHooks) Arrived(ps ...string) error {
-	for _, p := range ps {
-		tell(h.arrived, p)
+func (h *recordHooks) Received(files ...drive.Arrival) error {
+	for _, f := range files {
+		h.sums.Store(f.Path, f.SHA256)
+		tell(h.arrived, f.Path)
 	}
 	return nil
 }
@@ -199,6 +203,11 @@ func TestTwoBoxesSyncJournalAndDrive(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(b.drive, "photos", "atelier.bin"))
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("b's copy differs (%d bytes, %v)", len(got), err)
+	}
+	// The drive is told the file's SHA-256, computed as its blocks were
+	// written, so that it need not read the file again.
+	if sum, _ := b.hooks.sums.Load("photos/atelier.bin"); sum != fmt.Sprintf("%x", sha256.Sum256(big)) {
+		t.Fatalf("the drive was told the sum %q", sum)
 	}
 
 	// More entries flow live while connected.

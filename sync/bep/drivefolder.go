@@ -16,13 +16,14 @@ import (
 
 	"github.com/syncthing/syncthing/lib/protocol"
 
+	"tiersbox/box/drive"
 	"tiersbox/internal/durable"
 )
 
-// DriveHooks is what the drive service learns from sync: a file that a
-// peer sent was put in place, or one that a peer deleted was removed.
+// DriveHooks is what the drive service learns from sync: files that a
+// peer sent were put in place, or one that a peer deleted was removed.
 type DriveHooks interface {
-	Arrived(paths ...string) error
+	Received(files ...drive.Arrival) error
 	Departed(path string) error
 }
 
@@ -43,9 +44,9 @@ type driveFolder struct {
 	queue   []placing  // received files waiting to be put in place
 	placing bool       // a goroutine is putting the queue in place
 
-	amu      sync.Mutex // guards arrivals and telling
-	arrivals []string   // files put in place, not yet told to the drive
-	telling  bool       // a goroutine is telling the drive
+	amu      sync.Mutex      // guards arrivals and telling
+	arrivals []drive.Arrival // files put in place, not yet told to the drive
+	telling  bool            // a goroutine is telling the drive
 	told     sync.WaitGroup
 }
 
@@ -228,8 +229,8 @@ func conflictName(name string, by protocol.ShortID, now time.Time) string {
 // the next scan will announce). Files received at the same time are put in
 // place together: one sync of each folder and one index transaction for
 // the lot, which is what makes thousands of small files quick.
-func (df *driveFolder) place(tmp string, f protocol.FileInfo, afterConflict bool) error {
-	r := placing{tmp: tmp, f: f, afterConflict: afterConflict, done: make(chan error, 1)}
+func (df *driveFolder) place(tmp string, f protocol.FileInfo, sum string, afterConflict bool) error {
+	r := placing{tmp: tmp, f: f, sum: sum, afterConflict: afterConflict, done: make(chan error, 1)}
 	df.qmu.Lock()
 	df.queue = append(df.queue, r)
 	leader := !df.placing
@@ -253,15 +254,16 @@ func (df *driveFolder) place(tmp string, f protocol.FileInfo, afterConflict bool
 }
 
 // arrived tells the drive about files put in place, on a goroutine of
-// its own: the drive reads each (its SHA-256 and type), which would
-// otherwise hold up the next files' placing. Names that arrive meanwhile
-// are told together, in one call and one transaction.
-func (df *driveFolder) arrived(names []string) {
-	if df.hooks == nil || len(names) == 0 {
+// its own: the drive reads each (its type, and its SHA-256 when sync does
+// not know it), which would otherwise hold up the next files' placing.
+// Files that arrive meanwhile are told together, in one call and one
+// transaction.
+func (df *driveFolder) arrived(files []drive.Arrival) {
+	if df.hooks == nil || len(files) == 0 {
 		return
 	}
 	df.amu.Lock()
-	df.arrivals = append(df.arrivals, names...)
+	df.arrivals = append(df.arrivals, files...)
 	start := !df.telling
 	df.telling = true
 	if start {
@@ -275,15 +277,15 @@ func (df *driveFolder) arrived(names []string) {
 		defer df.told.Done()
 		for {
 			df.amu.Lock()
-			names := df.arrivals
+			files := df.arrivals
 			df.arrivals = nil
-			if len(names) == 0 {
+			if len(files) == 0 {
 				df.telling = false
 				df.amu.Unlock()
 				return
 			}
 			df.amu.Unlock()
-			if err := df.hooks.Arrived(names...); err != nil {
+			if err := df.hooks.Received(files...); err != nil {
 				df.logger.Error("sync: the drive could not list files that arrived", "error", err)
 			}
 		}
@@ -294,12 +296,13 @@ func (df *driveFolder) arrived(names []string) {
 type placing struct {
 	tmp           string
 	f             protocol.FileInfo
+	sum           string // SHA-256 of the content, hex; empty when unknown
 	afterConflict bool
 	done          chan error
 }
 
-// placeBatch puts a batch in place and returns the names it placed.
-func (df *driveFolder) placeBatch(batch []placing) []string {
+// placeBatch puts a batch in place and returns the files it placed.
+func (df *driveFolder) placeBatch(batch []placing) []drive.Arrival {
 	df.mu.Lock()
 	defer df.mu.Unlock()
 	dirs := map[string]bool{}
@@ -325,14 +328,14 @@ func (df *driveFolder) placeBatch(batch []placing) []string {
 		}
 		err = df.idx.commit(files...)
 	}
-	var names []string
+	var out []drive.Arrival
 	for _, r := range placed {
 		r.done <- err
 		if err == nil {
-			names = append(names, r.f.Name)
+			out = append(out, drive.Arrival{Path: r.f.Name, SHA256: r.sum, Size: r.f.Size, ModTime: r.f.ModTime()})
 		}
 	}
-	return names
+	return out
 }
 
 // rename puts one received file in place; the caller holds mu.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/syncthing/syncthing/lib/protocol"
 	"golang.org/x/sync/errgroup"
+
+	"tiersbox/box/drive"
 )
 
 // want is a file version this box does not have yet, and the peers that
@@ -453,7 +455,8 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		return fmt.Errorf("bep: make folder for %s: %w", f.Name, err)
 	}
 	tmp := filepath.Join(root, filepath.FromSlash(tempName(f.Name)))
-	fd, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// Read and write: fileSum reads back blocks written out of order.
+	fd, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("bep: temporary file for %s: %w", f.Name, err)
 	}
@@ -475,6 +478,12 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 			}
 		}
 	}
+	sum := newFileSum(f, fd)
+	written := func(i int, data []byte) {
+		if sum != nil {
+			sum.written(i, data)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelBlocks)
 	for i, b := range f.Blocks {
@@ -487,8 +496,11 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 				defer recycle(buf)
 				if _, err := old.ReadAt(buf, off); err == nil {
 					if h := sha256.Sum256(buf); string(h[:]) == string(b.Hash) {
-						_, err := fd.WriteAt(buf, b.Offset)
-						return err
+						if _, err := fd.WriteAt(buf, b.Offset); err != nil {
+							return err
+						}
+						written(i, buf)
+						return nil
 					}
 				}
 			}
@@ -500,8 +512,11 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 			if err != nil {
 				return err
 			}
-			_, err = fd.WriteAt(data, b.Offset)
-			return err
+			if _, err := fd.WriteAt(data, b.Offset); err != nil {
+				return err
+			}
+			written(i, data)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -529,7 +544,11 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		}
 		signal(n.scanNow)
 	}
-	if err := n.df.place(tmp, f, w.conflict); err != nil {
+	var hexSum string
+	if sum != nil {
+		hexSum = sum.sum()
+	}
+	if err := n.df.place(tmp, f, hexSum, w.conflict); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -537,7 +556,7 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 	if copyName != "" && n.df.hooks != nil {
 		// This box's version, kept aside as Syncthing does, stays listed.
 		n.logger.Info("sync: kept this box's version of a file changed on both sides", "file", f.Name, "copy", copyName)
-		return n.df.hooks.Arrived(copyName)
+		return n.df.hooks.Received(drive.Arrival{Path: copyName})
 	}
 	return nil
 }

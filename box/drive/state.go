@@ -309,7 +309,9 @@ func putRecord(tx *bolt.Tx, path string, r record) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(store.BucketDrive).Put([]byte(path), v)
+	b := tx.Bucket(store.BucketDrive)
+	b.FillPercent = store.DenseFill
+	return b.Put([]byte(path), v)
 }
 
 // forEachRecord calls f for every path's record, in path order.

@@ -64,6 +64,16 @@ var (
 	BucketPadFlags = []byte("pad_flags")
 )
 
+// DenseFill is the FillPercent of the buckets that sync and the drive
+// fill by the thousand (a first sync or scan of a drive folder): at
+// bbolt's default a page splits half full, and the 10,000-file benchmark
+// left each box with a 34 MB database, which the box reads through, and
+// holds in memory, as it works. Names mostly come in order (a scan and
+// a peer's index are in name order), where bbolt advises a high value;
+// both databases are now 17 MB and the receiving box's peak memory fell
+// by about 5 MiB.
+const DenseFill = 0.9
+
 var keySchemaVersion = []byte("schema_version")
 
 // ErrLocked is returned by Open when another process has the database open.

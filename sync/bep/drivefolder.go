@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -133,6 +134,10 @@ func (df *driveFolder) scan() error {
 	if len(changed) == 0 {
 		return nil
 	}
+	// Announced in name order, as a walk of the folder finds them: peers
+	// then write their copy of the index in key order, which fills the
+	// database's pages (seen is a map, in no order).
+	slices.SortFunc(changed, func(a, b protocol.FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	df.mu.Lock()
 	defer df.mu.Unlock()
 	// Keep only what nobody changed meanwhile (the puller may have put

@@ -200,6 +200,7 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 		if err != nil {
 			return err
 		}
+		fb.FillPercent = store.DenseFill
 		seq = li.seq
 		for i, f := range files {
 			seq++
@@ -289,6 +290,7 @@ func saveRemote(st *store.Store, dev protocol.DeviceID, folder string, ri *remot
 		if err != nil {
 			return err
 		}
+		fb.FillPercent = store.DenseFill
 		for _, f := range files {
 			v, err := marshalFile(f)
 			if err != nil {

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -82,18 +81,18 @@ func (s *Service) Received(files ...Arrival) error {
 }
 
 // Arrival is a file sync put in place, with what sync knows of it: the
-// SHA-256 of the content it wrote (hex; empty when unknown), and the size
-// and modification time it gave the file. When the file on disk still has
-// that size and time, the drive takes the sum instead of reading the whole
-// file again (sync computed it from the blocks it checked as it wrote
-// them): for a first sync of a large video that second reading alone took
-// a second, and the files behind it waited. Syncthing trusts size and time
-// the same way when it scans.
+// SHA-256 of the content it wrote (hex; empty when unknown), and that file
+// as sync left it (its Lstat, before the rename that put it in place).
+// When the file at Path is still that one (same inode, size and time),
+// the drive takes the sum instead of reading the whole file again (sync
+// computed it from the blocks it checked as it wrote them): for a first
+// sync of a large video that second reading alone took a second, and the
+// files behind it waited. Syncthing trusts size and time the same way
+// when it scans.
 type Arrival struct {
-	Path    string
-	SHA256  string
-	Size    int64
-	ModTime time.Time
+	Path   string
+	SHA256 string
+	Placed fs.FileInfo
 }
 
 // Arrived is Received for files of which only the path is known.
@@ -152,7 +151,7 @@ func (s *Service) arriveOnce(files []Arrival, bySync bool) (again []Arrival, _ e
 		}
 		var sum string
 		var head []byte
-		if a.SHA256 != "" && fi.Size() == a.Size && fi.ModTime().Equal(a.ModTime) {
+		if a.SHA256 != "" && a.Placed != nil && sameFile(fi, a.Placed) {
 			sum = a.SHA256
 			head, err = s.readHead(path)
 		} else {

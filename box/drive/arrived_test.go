@@ -3,6 +3,7 @@ package drive
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -534,30 +535,48 @@ func TestArrivedStaffActions(t *testing.T) {
 	b.checkConsistent(t)
 }
 
-// A sum sync tells with a file is taken when the file still has the size
-// and time sync gave it (the drive reads only its first bytes, for the
-// type); otherwise the drive reads the file.
+// A sum sync tells with a file is taken when the file at its path is
+// still the one sync placed (same inode, size and time): the drive then
+// reads only its first bytes, for the type. Otherwise it reads the file.
 func TestReceivedTakesTheSumSyncKnows(t *testing.T) {
 	when := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 	b := openBox(t, t.TempDir(), Options{})
+	lstat := func(path string) fs.FileInfo {
+		t.Helper()
+		fi, err := os.Lstat(filepath.Join(b.dir(), path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
 	b.place(t, "told.pdf", pdf, when)
-	b.place(t, "changed.pdf", pdf, when.Add(time.Second))
+	told := lstat("told.pdf")
+	b.place(t, "touched.pdf", pdf, when)
+	touched := lstat("touched.pdf")
+	if err := os.Chtimes(filepath.Join(b.dir(), "touched.pdf"), when, when.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b.place(t, "replaced.pdf", pdf, when)
+	replaced := lstat("replaced.pdf")
+	b.place(t, "replaced.pdf", pdf, when) // same size and time, another file
 	// The sum told is not the content's: only a drive that takes it
 	// without reading the file lists it.
-	told := sum("what sync computed")
+	computed := sum("what sync computed")
 	err := b.svc.Received(
-		Arrival{Path: "told.pdf", SHA256: told, Size: int64(len(pdf)), ModTime: when},
-		Arrival{Path: "changed.pdf", SHA256: told, Size: int64(len(pdf)), ModTime: when},
+		Arrival{Path: "told.pdf", SHA256: computed, Placed: told},
+		Arrival{Path: "touched.pdf", SHA256: computed, Placed: touched},
+		Arrival{Path: "replaced.pdf", SHA256: computed, Placed: replaced},
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f, err := b.svc.Stat("told.pdf")
-	if err != nil || f.SHA256 != told || f.ContentType != "application/pdf" || f.Size != int64(len(pdf)) {
+	if err != nil || f.SHA256 != computed || f.ContentType != "application/pdf" || f.Size != int64(len(pdf)) {
 		t.Fatalf("told.pdf listed as %+v (%v)", f, err)
 	}
-	f, err = b.svc.Stat("changed.pdf")
-	if err != nil || f.SHA256 != sum(pdf) {
-		t.Fatalf("changed.pdf, whose time is not the one told, listed as %+v (%v)", f, err)
+	for _, p := range []string{"touched.pdf", "replaced.pdf"} {
+		if f, err := b.svc.Stat(p); err != nil || f.SHA256 != sum(pdf) {
+			t.Fatalf("%s, no longer the file sync placed, listed as %+v (%v)", p, f, err)
+		}
 	}
 }

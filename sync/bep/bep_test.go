@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,7 +186,8 @@ func TestTwoBoxesSyncJournalAndDrive(t *testing.T) {
 		}
 	}
 	os.MkdirAll(filepath.Join(a.drive, "photos"), 0o755)
-	big := bytes.Repeat([]byte("0123456789abcdef"), 100_000) // 1.6 MB, several blocks
+	big := make([]byte, 1_600_000) // several blocks, each different
+	rand.NewChaCha8([32]byte{'b', 'e', 'p'}).Read(big)
 	os.WriteFile(filepath.Join(a.drive, "photos", "atelier.bin"), big, 0o644)
 	a.node.DriveChanged()
 	linkBoxes(t, a, b)

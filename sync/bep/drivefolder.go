@@ -234,8 +234,9 @@ func conflictName(name string, by protocol.ShortID, now time.Time) string {
 // the next scan will announce). Files received at the same time are put in
 // place together: one sync of each folder and one index transaction for
 // the lot, which is what makes thousands of small files quick.
-func (df *driveFolder) place(tmp string, f protocol.FileInfo, sum string, afterConflict bool) error {
-	r := placing{tmp: tmp, f: f, sum: sum, afterConflict: afterConflict, done: make(chan error, 1)}
+func (df *driveFolder) place(tmp string, f protocol.FileInfo, told drive.Arrival, afterConflict bool) error {
+	told.Path = f.Name
+	r := placing{tmp: tmp, f: f, told: told, afterConflict: afterConflict, done: make(chan error, 1)}
 	df.qmu.Lock()
 	df.queue = append(df.queue, r)
 	leader := !df.placing
@@ -301,7 +302,7 @@ func (df *driveFolder) arrived(files []drive.Arrival) {
 type placing struct {
 	tmp           string
 	f             protocol.FileInfo
-	sum           string // SHA-256 of the content, hex; empty when unknown
+	told          drive.Arrival // what the drive is told once it is in place
 	afterConflict bool
 	done          chan error
 }
@@ -337,7 +338,7 @@ func (df *driveFolder) placeBatch(batch []placing) []drive.Arrival {
 	for _, r := range placed {
 		r.done <- err
 		if err == nil {
-			out = append(out, drive.Arrival{Path: r.f.Name, SHA256: r.sum, Size: r.f.Size, ModTime: r.f.ModTime()})
+			out = append(out, r.told)
 		}
 	}
 	return out

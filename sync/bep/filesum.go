@@ -18,12 +18,13 @@ import (
 type fileSum struct {
 	r      io.ReaderAt
 	blocks []protocol.BlockInfo
+	h      hash.Hash // written only by the goroutine that is hashing
 
-	mu   sync.Mutex
-	h    hash.Hash
-	done []bool
-	next int   // the first block not hashed yet
-	err  error // reading a block back failed: no sum
+	mu      sync.Mutex
+	done    []bool
+	next    int   // the first block not hashed yet
+	hashing bool  // a goroutine is hashing block next and those after it
+	err     error // reading a block back failed: no sum
 }
 
 // newFileSum returns a fileSum for f's blocks, read back from r, or nil
@@ -43,42 +44,63 @@ func newFileSum(f protocol.FileInfo, r io.ReaderAt) *fileSum {
 	return &fileSum{r: r, blocks: f.Blocks, h: sha256.New(), done: make([]bool, len(f.Blocks))}
 }
 
-// written says block i holds data in the file now.
+// written says block i, data, is in the file now. The goroutine whose
+// block is next in turn hashes it, then the blocks already written after
+// it, reading them back; it does so without holding the lock, so that
+// the others, whose blocks are ahead, only mark them and go on fetching
+// (a block late by a minute could otherwise leave the whole backlog to be
+// read back while every other fetch of the file waited).
 func (s *fileSum) written(i int, data []byte) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.done[i] = true
-	if s.err != nil || i != s.next {
+	if s.hashing || s.err != nil || i != s.next {
+		s.mu.Unlock()
 		return
 	}
 	if len(s.blocks) == 1 {
 		s.next = 1 // its checked hash is the file's: see sum
+		s.mu.Unlock()
 		return
 	}
+	s.hashing = true
+	s.mu.Unlock()
 	s.h.Write(data)
-	s.next++
-	for s.next < len(s.blocks) && s.done[s.next] {
-		b := s.blocks[s.next]
-		buf := protocol.BufferPool.Get(b.Size)
-		_, err := s.r.ReadAt(buf, b.Offset)
-		if err == nil {
-			s.h.Write(buf)
-		}
-		recycle(buf)
+	var err error
+	for {
+		s.mu.Lock()
 		if err != nil {
 			s.err = err
+		} else {
+			s.next++
+		}
+		if s.err != nil || s.next == len(s.blocks) || !s.done[s.next] {
+			s.hashing = false
+			s.mu.Unlock()
 			return
 		}
-		s.next++
+		b := s.blocks[s.next]
+		s.mu.Unlock()
+		err = s.readBack(b)
 	}
 }
 
+// readBack hashes block b as it is in the file.
+func (s *fileSum) readBack(b protocol.BlockInfo) error {
+	buf := protocol.BufferPool.Get(b.Size)
+	defer recycle(buf)
+	if _, err := s.r.ReadAt(buf, b.Offset); err != nil {
+		return err
+	}
+	s.h.Write(buf)
+	return nil
+}
+
 // sum returns the file's SHA-256 in hex, or "" when some block was not
-// hashed.
+// hashed. It is called once every block is written.
 func (s *fileSum) sum() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || s.next != len(s.blocks) {
+	if s.err != nil || s.hashing || s.next != len(s.blocks) {
 		return ""
 	}
 	if len(s.blocks) == 1 {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/syncthing/syncthing/lib/protocol"
@@ -34,6 +35,20 @@ func TestFileSum(t *testing.T) {
 		}
 		if got := s.sum(); got != hex.EncodeToString(want[:]) {
 			t.Fatalf("seed %d: sum %s, want %x", seed, got, want)
+		}
+	}
+
+	// Blocks written at once by as many goroutines, as the puller does.
+	for seed := range uint64(20) {
+		s := newFileSum(f, bytes.NewReader(content))
+		var wg sync.WaitGroup
+		for _, i := range rand.New(rand.NewPCG(seed, 1)).Perm(len(f.Blocks)) {
+			b := f.Blocks[i]
+			wg.Go(func() { s.written(i, content[b.Offset:b.Offset+int64(b.Size)]) })
+		}
+		wg.Wait()
+		if got := s.sum(); got != hex.EncodeToString(want[:]) {
+			t.Fatalf("concurrent, seed %d: sum %s, want %x", seed, got, want)
 		}
 	}
 

@@ -214,8 +214,8 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 	n.mu.Unlock()
 	li := n.index(folder)
 	// The order is settled on names alone, and only the files handed out
-	// get a want: a want holds a copy of its file's description, and a
-	// first sync of 10,000 files made 10,000 of them at every call.
+	// keep a want: a want holds a copy of its file's description, and a
+	// first sync of 10,000 files kept 10,000 of them at every call.
 	var picks []pick
 	for name := range names {
 		if w, ok := n.wantFrom(folder, name, peers, li, refused); ok {
@@ -309,7 +309,7 @@ func wantRank(f protocol.FileInfo) int {
 	return 1
 }
 
-// spreadFolders reorders the files (rank 1) of a sorted want list so that
+// spreadFolders reorders the files (rank 1) of a sorted list so that
 // consecutive ones are in different folders, taking the folders in turn.
 // Files pulled in parallel then land in different folders: creating many
 // files at once in one folder makes them queue on that folder's lock in
@@ -479,10 +479,15 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		}
 	}
 	sum := newFileSum(f, fd)
-	written := func(i int, data []byte) {
+	// write puts block i in the temporary file and tells sum.
+	write := func(i int, data []byte) error {
+		if _, err := fd.WriteAt(data, f.Blocks[i].Offset); err != nil {
+			return err
+		}
 		if sum != nil {
 			sum.written(i, data)
 		}
+		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelBlocks)
@@ -496,11 +501,7 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 				defer recycle(buf)
 				if _, err := old.ReadAt(buf, off); err == nil {
 					if h := sha256.Sum256(buf); string(h[:]) == string(b.Hash) {
-						if _, err := fd.WriteAt(buf, b.Offset); err != nil {
-							return err
-						}
-						written(i, buf)
-						return nil
+						return write(i, buf)
 					}
 				}
 			}
@@ -512,11 +513,7 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 			if err != nil {
 				return err
 			}
-			if _, err := fd.WriteAt(data, b.Offset); err != nil {
-				return err
-			}
-			written(i, data)
-			return nil
+			return write(i, data)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -544,11 +541,17 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 		}
 		signal(n.scanNow)
 	}
-	var hexSum string
+	// What the drive is told with the file: its sum, and the file it is
+	// the sum of, as it is before the rename (which keeps it).
+	var told drive.Arrival
 	if sum != nil {
-		hexSum = sum.sum()
+		if told.SHA256 = sum.sum(); told.SHA256 == "" {
+			n.logger.Debug("sync: a received file's blocks could not be read back; the drive will read it", "file", f.Name)
+		} else if told.Placed, err = os.Lstat(tmp); err != nil {
+			told.SHA256 = ""
+		}
 	}
-	if err := n.df.place(tmp, f, hexSum, w.conflict); err != nil {
+	if err := n.df.place(tmp, f, told, w.conflict); err != nil {
 		os.Remove(tmp)
 		return err
 	}

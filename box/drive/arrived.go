@@ -95,15 +95,6 @@ type Arrival struct {
 	Placed fs.FileInfo
 }
 
-// Arrived is Received for files of which only the path is known.
-func (s *Service) Arrived(paths ...string) error {
-	files := make([]Arrival, len(paths))
-	for i, p := range paths {
-		files[i] = Arrival{Path: p}
-	}
-	return s.Received(files...)
-}
-
 // arrive reads the files at paths and lists, in one transaction, those
 // that nothing else describes; a file that changed while it was read is
 // read again, three times at most. bySync is false for a scan of the
@@ -404,7 +395,7 @@ func (s *Service) removeArrived(path string) (bool, error) {
 
 // scanFolder brings the listing of files without details up to date with
 // the drive folder: files that nothing lists (sync placed them while the
-// box was stopped, or a stop came before Arrived) are read and listed,
+// box was stopped, or a stop came before Received) are read and listed,
 // and those listed that left the disk are forgotten. Files the journal
 // lists are recognised by their size and listed files without details by
 // their size and time, without reading them; uploads under way are left

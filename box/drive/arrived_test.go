@@ -59,6 +59,16 @@ func (c *changes) watch(b *testBox) {
 
 var pdf = "%PDF-1.4\n" + strings.Repeat("p", 600)
 
+// arrived tells the drive that sync placed files at paths, with nothing
+// more known of them.
+func (b *testBox) arrived(paths ...string) error {
+	files := make([]Arrival, len(paths))
+	for i, p := range paths {
+		files[i] = Arrival{Path: p}
+	}
+	return b.svc.Received(files...)
+}
+
 func TestArrived(t *testing.T) {
 	when := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 	tests := []struct {
@@ -140,7 +150,7 @@ func TestArrived(t *testing.T) {
 			if !tt.missing {
 				b.place(t, tt.path, tt.content, when)
 			}
-			if err := b.svc.Arrived(tt.path); err != nil {
+			if err := b.arrived(tt.path); err != nil {
 				t.Fatal(err)
 			}
 			f, err := b.svc.Stat(tt.path)
@@ -171,7 +181,7 @@ func TestArrived(t *testing.T) {
 			b.checkConsistent(t)
 			// Again: nothing changes.
 			before := b.records(t, true)
-			if err := b.svc.Arrived(tt.path); err != nil {
+			if err := b.arrived(tt.path); err != nil {
 				t.Fatal(err)
 			}
 			if after := b.records(t, true); !mapsEqual(before, after) {
@@ -204,7 +214,7 @@ func TestJournalAfterArrived(t *testing.T) {
 	b.place(t, "photos/a.txt", "content A", time.Now())
 	b.place(t, "photos/b.txt", "content B", time.Now())
 	for _, p := range []string{"photos/a.txt", "photos/b.txt"} {
-		if err := b.svc.Arrived(p); err != nil {
+		if err := b.arrived(p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,7 +234,7 @@ func TestJournalAfterArrived(t *testing.T) {
 	b.checkConsistent(t)
 	// The content of b's entry arrives.
 	b.place(t, "photos/b.txt", "another B", time.Now())
-	b.svc.Arrived("photos/b.txt")
+	b.arrived("photos/b.txt")
 	if bb, _ := b.svc.Stat("photos/b.txt"); bb.Arrived || bb.SHA256 != sum("another B") {
 		t.Errorf("b.txt listed %+v", bb)
 	}
@@ -247,8 +257,8 @@ func TestArrivedKept(t *testing.T) {
 	b := openBox(t, t.TempDir(), Options{})
 	b.place(t, "kept.txt", "kept", time.Now())
 	b.place(t, "deleted.txt", "deleted", time.Now())
-	b.svc.Arrived("kept.txt")
-	b.svc.Arrived("deleted.txt")
+	b.arrived("kept.txt")
+	b.arrived("deleted.txt")
 	b.upload(t, "", "upload.txt", "mine")
 	before := b.records(t, true)
 
@@ -297,7 +307,7 @@ func TestDeparted(t *testing.T) {
 				b.j.Ingest(e)
 				b.svc.Apply(e)
 				b.place(t, "x.txt", "remote", time.Now())
-				b.svc.Arrived("x.txt")
+				b.arrived("x.txt")
 			},
 			wantEntry: true,
 		},
@@ -310,7 +320,7 @@ func TestDeparted(t *testing.T) {
 			name: "file listed without details",
 			setup: func(t *testing.T, b *testBox, r *remote) {
 				b.place(t, "x.txt", "stock syncthing", time.Now())
-				b.svc.Arrived("x.txt")
+				b.arrived("x.txt")
 			},
 		},
 		{
@@ -320,7 +330,7 @@ func TestDeparted(t *testing.T) {
 				b.j.Ingest(e)
 				b.svc.Apply(e)
 				b.place(t, "x.txt", "newer", time.Now())
-				b.svc.Arrived("x.txt")
+				b.arrived("x.txt")
 			},
 			wantEntry: true,
 		},
@@ -398,7 +408,7 @@ func TestDeparted(t *testing.T) {
 func TestUploadBesideArrived(t *testing.T) {
 	b := openBox(t, t.TempDir(), Options{})
 	b.place(t, "docs/photo.jpg", "from sync", time.Now())
-	if err := b.svc.Arrived("docs/photo.jpg"); err != nil {
+	if err := b.arrived("docs/photo.jpg"); err != nil {
 		t.Fatal(err)
 	}
 	if f := b.upload(t, "docs", "photo.jpg", "mine"); f.Path != "docs/photo (2).jpg" {
@@ -422,7 +432,7 @@ func TestUploadBesideArrived(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(b.dir(), "docs", "photo.jpg")); string(data) != "from sync" {
 		t.Errorf("the file from sync was replaced: %q", data)
 	}
-	b.svc.Arrived("docs/race.txt")
+	b.arrived("docs/race.txt")
 	b.checkConsistent(t)
 }
 
@@ -436,7 +446,7 @@ func TestOnChange(t *testing.T) {
 	b.svc.OnChange(func(p string) {
 		// Would deadlock if called under a lock of the drive.
 		b.svc.Usage()
-		b.svc.Arrived(p)
+		b.arrived(p)
 	})
 	r := &remote{origin: journal.Origin{9}, time: 1 << 40}
 
@@ -450,13 +460,13 @@ func TestOnChange(t *testing.T) {
 	b.j.Ingest(e)
 	b.svc.Apply(e)
 	b.place(t, "remote.txt", "remote", time.Now())
-	b.svc.Arrived("remote.txt")
+	b.arrived("remote.txt")
 	rm := r.op(KindRemove, "remote.txt")
 	b.j.Ingest(rm)
 	b.svc.Apply(rm)
 	// A file from sync without details, removed by staff.
 	b.place(t, "stock.txt", "stock", time.Now())
-	b.svc.Arrived("stock.txt")
+	b.arrived("stock.txt")
 	if err := b.svc.Remove("stock.txt", "staff"); err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +498,7 @@ func TestRemovalSparesArrival(t *testing.T) {
 	// The box that removed it added the same content again; sync brings
 	// it before the entry.
 	b.place(t, "a.txt", "same", time.Now())
-	b.svc.Arrived("a.txt")
+	b.arrived("a.txt")
 	b = b.reopen(t) // sweepRemoved runs
 	if f, err := b.svc.Stat("a.txt"); err != nil || !f.Arrived {
 		t.Fatalf("Stat %+v, %v", f, err)
@@ -514,7 +524,7 @@ func TestRemovalSparesArrival(t *testing.T) {
 func TestArrivedStaffActions(t *testing.T) {
 	b := openBox(t, t.TempDir(), Options{})
 	b.place(t, "x.txt", "x", time.Now())
-	b.svc.Arrived("x.txt")
+	b.arrived("x.txt")
 	if err := b.svc.Hide("x.txt", "staff"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Hide: %v", err)
 	}

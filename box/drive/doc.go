@@ -51,8 +51,9 @@
 // # Files that sync brings
 //
 // Box-to-box sync writes into the drive folder itself, and tells the
-// drive: Arrived for a file it put in place, Departed for a file it
-// deleted because a peer did. A file whose journal entry has not come, or
+// drive: Received for files it put in place (with the SHA-256 it
+// computed as it wrote them), Departed for a file it deleted because a
+// peer did. A file whose journal entry has not come, or
 // never will (a stock Syncthing has no journal), is still listed, without
 // details (File.Arrived): that listing is derived from the folder and
 // kept in the file's record in store.BucketDrive, never written to the
@@ -67,7 +68,7 @@
 // # Who may import it
 //
 // portal and cmd, and sync for entries from other boxes (Apply) and for
-// the files it puts in the folder or deletes (Arrived, Departed,
+// the files it puts in the folder or deletes (Received, Departed,
 // OnChange). It does no networking and serves nothing: Open returns a
 // file that the portal serves.
 package drive

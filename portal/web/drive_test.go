@@ -271,7 +271,7 @@ func TestDriveArrivedFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(b.data, "drive", "affiche.pdf"), []byte("%PDF-1.4 affiche"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.drive.Arrived("affiche.pdf"); err != nil {
+	if err := b.drive.Received(drive.Arrival{Path: "affiche.pdf"}); err != nil {
 		t.Fatal(err)
 	}
 	ana := newPerson(t, b.hs, "Ana")

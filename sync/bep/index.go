@@ -245,7 +245,37 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 type remoteIndex struct {
 	IndexID protocol.IndexID `json:"index_id"`
 	MaxSeq  int64            `json:"max_seq"`
-	files   map[string]protocol.FileInfo
+	files   map[string]remoteFile
+}
+
+// remoteFile is what a box keeps in memory of a file a peer announced:
+// what deciding whether it is wanted, and what is in sync, needs. Its
+// whole description, the block list above all, stays in the database and
+// is read for the files being fetched (readRemote). A first sync of
+// 10,000 files held 4 MB of whole descriptions per peer, nearly half of
+// what the receiving box had live.
+type remoteFile struct {
+	version    protocol.Vector
+	size       int64
+	modS       int64
+	modNs      int32
+	typ        protocol.FileInfoType
+	deleted    bool
+	invalid    bool
+	sequence   int64
+	blocksHash []byte // with the version, what versionKey tells apart
+}
+
+func remoteFileOf(f protocol.FileInfo) remoteFile {
+	return remoteFile{version: f.Version, size: f.Size, modS: f.ModifiedS, modNs: f.ModifiedNs, typ: f.Type,
+		deleted: f.IsDeleted(), invalid: f.IsInvalid(), sequence: f.Sequence, blocksHash: f.BlocksHash}
+}
+
+// info is the file as a FileInfo without its blocks: enough for
+// wantDriveFile, wantSegment and the sums of what is in sync.
+func (e remoteFile) info(name string) protocol.FileInfo {
+	return protocol.FileInfo{Name: name, Version: e.version, Size: e.size, ModifiedS: e.modS, ModifiedNs: e.modNs,
+		Type: e.typ, Deleted: e.deleted, RawInvalid: e.invalid, Sequence: e.sequence, BlocksHash: e.blocksHash}
 }
 
 func remoteKeys(dev protocol.DeviceID, folder string) [][]byte {
@@ -253,7 +283,7 @@ func remoteKeys(dev protocol.DeviceID, folder string) [][]byte {
 }
 
 func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteIndex, error) {
-	ri := &remoteIndex{files: map[string]protocol.FileInfo{}}
+	ri := &remoteIndex{files: map[string]remoteFile{}}
 	err := st.View(func(tx *bolt.Tx) error {
 		b, err := bucketPath(tx, remoteKeys(dev, folder)...)
 		if err != nil || b == nil {
@@ -264,13 +294,46 @@ func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteI
 				return err
 			}
 		}
-		ri.files, err = loadFiles(b.Bucket(keyFiles))
-		return err
+		fb := b.Bucket(keyFiles)
+		if fb == nil {
+			return nil
+		}
+		return fb.ForEach(func(k, v []byte) error {
+			f, err := unmarshalFile(v)
+			if err != nil {
+				return fmt.Errorf("file %q: %w", k, err)
+			}
+			ri.files[string(k)] = remoteFileOf(f)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bep: read index of %s from %s: %w", folder, dev.Short(), err)
 	}
 	return ri, nil
+}
+
+// readRemote returns the whole description of a file a peer announced.
+func readRemote(st *store.Store, dev protocol.DeviceID, folder, name string) (protocol.FileInfo, bool, error) {
+	var f protocol.FileInfo
+	found := false
+	err := st.View(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, append(remoteKeys(dev, folder), keyFiles)...)
+		if err != nil || b == nil {
+			return err
+		}
+		v := b.Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		found = true
+		f, err = unmarshalFile(v)
+		return err
+	})
+	if err != nil {
+		return protocol.FileInfo{}, false, fmt.Errorf("bep: read %s of %s from %s: %w", name, folder, dev.Short(), err)
+	}
+	return f, found, nil
 }
 
 // saveRemote records files a peer announced; replace drops what it had

@@ -76,7 +76,7 @@ func (p *peer) ClusterConfig(_ protocol.Connection, cc *protocol.ClusterConfig) 
 			// A new index from the peer (first contact, or it lost its
 			// database): forget what it said before; it sends all again.
 			p.node.logger.Info("sync: peer has a new index", "device", p.id.Short(), "folder", f.ID)
-			ri.IndexID, ri.MaxSeq, ri.files = theirs.IndexID, 0, map[string]protocol.FileInfo{}
+			ri.IndexID, ri.MaxSeq, ri.files = theirs.IndexID, 0, map[string]remoteFile{}
 			if err := saveRemote(p.node.opts.Store, p.id, f.ID, ri, nil, true); err != nil {
 				p.mu.Unlock()
 				return err
@@ -180,19 +180,25 @@ func (p *peer) takeIndex(folder string, files []protocol.FileInfo, replace bool)
 		good = append(good, f)
 	}
 	p.mu.Lock()
+	// The database first: what the index holds in memory is always there
+	// whole (readRemote).
+	seqBefore := ri.MaxSeq
 	if replace {
-		ri.files = make(map[string]protocol.FileInfo, len(good))
 		ri.MaxSeq = 0
 	}
-	for _, f := range good {
-		ri.files[f.Name] = f
-	}
 	ri.MaxSeq = max(ri.MaxSeq, maxSeq)
-	err := saveRemote(p.node.opts.Store, p.id, folder, ri, good, replace)
-	p.mu.Unlock()
-	if err != nil {
+	if err := saveRemote(p.node.opts.Store, p.id, folder, ri, good, replace); err != nil {
+		ri.MaxSeq = seqBefore
+		p.mu.Unlock()
 		return err
 	}
+	if replace {
+		ri.files = make(map[string]remoteFile, len(good))
+	}
+	for _, f := range good {
+		ri.files[f.Name] = remoteFileOf(f)
+	}
+	p.mu.Unlock()
 	names := make([]string, len(good))
 	for i, f := range good {
 		names[i] = f.Name

@@ -243,9 +243,23 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 	}
 	out := make([]want, 0, len(picks))
 	for _, pk := range picks {
-		if w, ok := n.wantFrom(folder, pk.name, peers, li, refused); ok {
-			out = append(out, w)
+		w, ok := n.wantFrom(folder, pk.name, peers, li, refused)
+		if !ok {
+			continue
 		}
+		// The whole description, with its blocks, from the database. A
+		// newer version announced meanwhile is considered again (the
+		// index update that brought it said so).
+		f, ok, err := readRemote(n.opts.Store, w.from[0].id, folder, pk.name)
+		if err != nil {
+			n.logger.Error("sync: read a file a peer announced", "file", pk.name, "error", err)
+			continue
+		}
+		if !ok || !f.Version.Equal(w.f.Version) {
+			continue
+		}
+		w.f = f
+		out = append(out, w)
 	}
 	return out
 }
@@ -257,7 +271,8 @@ type pick struct {
 }
 
 // wantFrom says whether this box lacks the version of name that peers
-// announce, and if so which version (the newest) and from whom.
+// announce, and if so which version (the newest, without its blocks) and
+// from whom.
 func (n *Node) wantFrom(folder, name string, peers []*peer, li *localIndex, refused map[string]bool) (want, bool) {
 	var best want
 	found := false
@@ -268,11 +283,12 @@ func (n *Node) wantFrom(folder, name string, peers []*peer, li *localIndex, refu
 			p.mu.Unlock()
 			continue
 		}
-		rf, ok := p.remote[folder].files[name]
+		e, ok := p.remote[folder].files[name]
 		p.mu.Unlock()
-		if !ok || rf.IsInvalid() {
+		if !ok || e.invalid {
 			continue
 		}
+		rf := e.info(name)
 		if have && lf.Version.Equal(rf.Version) {
 			continue
 		}

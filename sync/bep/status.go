@@ -81,25 +81,26 @@ func (n *Node) folderState(p *peer, folder string) FolderState {
 		return st
 	}
 	theirs := p.remote[folder].files
-	for name, rf := range theirs {
+	for name, e := range theirs {
 		lf, have := mine[name]
+		rf := e.info(name)
 		var wanted bool
 		if folder == FolderJournal {
 			wanted = n.wantSegment(lf, rf)
 		} else {
 			wanted, _ = wantDriveFile(lf, have, rf)
 		}
-		if wanted && !rf.IsDeleted() {
+		if wanted && !e.deleted {
 			st.NeedFiles++
-			st.NeedBytes += rf.Size
+			st.NeedBytes += e.size
 		}
 	}
 	for name, lf := range mine {
-		rf, have := theirs[name]
+		e, have := theirs[name]
 		if lf.IsDeleted() || lf.IsDirectory() {
 			continue
 		}
-		if !have || lf.Version.Compare(rf.Version) == protocol.Greater {
+		if !have || lf.Version.Compare(e.version) == protocol.Greater {
 			st.TheyNeedFiles++
 			st.TheyNeedBytes += lf.Size
 		}

@@ -253,6 +253,7 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 		f, ok, err := readRemote(n.opts.Store, w.from[0].id, folder, pk.name)
 		if err != nil {
 			n.logger.Error("sync: read a file a peer announced", "file", pk.name, "error", err)
+			n.addCandidates(folder, []string{pk.name}) // for the next pull
 			continue
 		}
 		if !ok || !f.Version.Equal(w.f.Version) {

@@ -140,14 +140,11 @@ func (s *Service) arriveOnce(files []Arrival, bySync bool) (again []Arrival, _ e
 			errs = append(errs, fmt.Errorf("drive: file from sync %s: %w", path, err))
 			continue
 		}
-		var sum string
-		var head []byte
-		if a.SHA256 != "" && a.Placed != nil && sameFile(fi, a.Placed) {
-			sum = a.SHA256
-			head, err = s.readHead(path)
-		} else {
-			sum, head, err = s.hashHead(path)
+		known := ""
+		if a.Placed != nil && sameFile(fi, a.Placed) {
+			known = a.SHA256
 		}
+		sum, head, err := s.hashHead(path, known)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -188,37 +185,22 @@ func (s *Service) arriveOnce(files []Arrival, bySync bool) (again []Arrival, _ e
 	return again, errors.Join(errs...)
 }
 
-// readHead returns the first sniffLen bytes of the file at path.
-func (s *Service) readHead(path string) ([]byte, error) {
-	f, err := s.root.Open(filepath.FromSlash(path))
-	if err != nil {
-		return nil, fmt.Errorf("drive: read %s: %w", path, err)
-	}
-	defer f.Close()
-	return firstBytes(f, path)
-}
-
-// firstBytes reads the first sniffLen bytes of f, the file at path.
-func firstBytes(f io.Reader, path string) ([]byte, error) {
-	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return nil, fmt.Errorf("drive: read %s: %w", path, err)
-	}
-	return head[:n], nil
-}
-
 // hashHead returns the SHA-256 of the file at path and its first sniffLen
-// bytes.
-func (s *Service) hashHead(path string) (string, []byte, error) {
+// bytes. A known sum is returned as it is, and only the first bytes read.
+func (s *Service) hashHead(path, known string) (string, []byte, error) {
 	f, err := s.root.Open(filepath.FromSlash(path))
 	if err != nil {
 		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
 	}
 	defer f.Close()
-	head, err := firstBytes(f, path)
-	if err != nil {
-		return "", nil, err
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return "", nil, fmt.Errorf("drive: read %s: %w", path, err)
+	}
+	head = head[:n]
+	if known != "" {
+		return known, head, nil
 	}
 	h := sha256.New()
 	h.Write(head)

@@ -117,6 +117,16 @@ func TestTwoBoxesLinkedByStaff(t *testing.T) {
 	waitUntil(t, "the file at B", 30*time.Second, func() bool {
 		return strings.Contains(string(httpGet(t, b.url+"drive", nil)), "compte-rendu.bin")
 	})
+	// The journal's entry can list the file before its bytes arrive (they
+	// come through the drive folder): wait for them to be served.
+	waitUntil(t, "the file's bytes at B", 30*time.Second, func() bool {
+		res, err := http.Get(b.url + "drive/" + url.PathEscape(path))
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 	if got := httpGet(t, b.url+"drive/"+url.PathEscape(path), nil); !bytes.Equal(got, content) {
 		t.Fatalf("B serves %d bytes that differ from the %d added at A", len(got), len(content))
 	}

@@ -63,18 +63,23 @@ func bucketPath(tx *bolt.Tx, names ...[]byte) (*bolt.Bucket, error) {
 
 func loadFiles(b *bolt.Bucket) (map[string]protocol.FileInfo, error) {
 	files := make(map[string]protocol.FileInfo)
+	err := eachFile(b, func(name string, f protocol.FileInfo) { files[name] = f })
+	return files, err
+}
+
+// eachFile calls fn with every file of a files bucket (b may be nil).
+func eachFile(b *bolt.Bucket, fn func(name string, f protocol.FileInfo)) error {
 	if b == nil {
-		return files, nil
+		return nil
 	}
-	err := b.ForEach(func(k, v []byte) error {
+	return b.ForEach(func(k, v []byte) error {
 		f, err := unmarshalFile(v)
 		if err != nil {
 			return fmt.Errorf("file %q: %w", k, err)
 		}
-		files[string(k)] = f
+		fn(string(k), f)
 		return nil
 	})
-	return files, err
 }
 
 // localIndex is what this box announces in one folder. It is safe for
@@ -251,7 +256,7 @@ type remoteIndex struct {
 // remoteFile is what a box keeps in memory of a file a peer announced:
 // what deciding whether it is wanted, and what is in sync, needs. Its
 // whole description, the block list above all, stays in the database and
-// is read for the files being fetched (readRemote). A first sync of
+// is read for the files being fetched (withBlocks). A first sync of
 // 10,000 files held 4 MB of whole descriptions per peer, nearly half of
 // what the receiving box had live.
 type remoteFile struct {
@@ -294,18 +299,7 @@ func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteI
 				return err
 			}
 		}
-		fb := b.Bucket(keyFiles)
-		if fb == nil {
-			return nil
-		}
-		return fb.ForEach(func(k, v []byte) error {
-			f, err := unmarshalFile(v)
-			if err != nil {
-				return fmt.Errorf("file %q: %w", k, err)
-			}
-			ri.files[string(k)] = remoteFileOf(f)
-			return nil
-		})
+		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { ri.files[name] = remoteFileOf(f) })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bep: read index of %s from %s: %w", folder, dev.Short(), err)
@@ -313,27 +307,34 @@ func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteI
 	return ri, nil
 }
 
-// readRemote returns the whole description of a file a peer announced.
-func readRemote(st *store.Store, dev protocol.DeviceID, folder, name string) (protocol.FileInfo, bool, error) {
-	var f protocol.FileInfo
-	found := false
+// withBlocks replaces the files of wants, as a peer's index holds them in
+// memory, with their whole descriptions from the database, read in one
+// transaction; a want whose file is no longer that version there is left
+// out (the index update that changed it has it considered again).
+func withBlocks(st *store.Store, folder string, wants []want) ([]want, error) {
+	out := wants[:0]
 	err := st.View(func(tx *bolt.Tx) error {
-		b, err := bucketPath(tx, append(remoteKeys(dev, folder), keyFiles)...)
-		if err != nil || b == nil {
-			return err
+		for _, w := range wants {
+			b, err := bucketPath(tx, append(remoteKeys(w.from[0].id, folder), keyFiles)...)
+			if err != nil || b == nil {
+				return err
+			}
+			v := b.Get([]byte(w.f.Name))
+			if v == nil {
+				continue
+			}
+			f, err := unmarshalFile(v)
+			if err != nil {
+				return fmt.Errorf("bep: read %s of %s from %s: %w", w.f.Name, folder, w.from[0].id.Short(), err)
+			}
+			if f.Version.Equal(w.f.Version) {
+				w.f = f
+				out = append(out, w)
+			}
 		}
-		v := b.Get([]byte(name))
-		if v == nil {
-			return nil
-		}
-		found = true
-		f, err = unmarshalFile(v)
-		return err
+		return nil
 	})
-	if err != nil {
-		return protocol.FileInfo{}, false, fmt.Errorf("bep: read %s of %s from %s: %w", name, folder, dev.Short(), err)
-	}
-	return f, found, nil
+	return out, err
 }
 
 // saveRemote records files a peer announced; replace drops what it had

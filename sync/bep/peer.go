@@ -181,7 +181,7 @@ func (p *peer) takeIndex(folder string, files []protocol.FileInfo, replace bool)
 	}
 	p.mu.Lock()
 	// The database first: what the index holds in memory is always there
-	// whole (readRemote).
+	// whole (withBlocks).
 	seqBefore := ri.MaxSeq
 	if replace {
 		ri.MaxSeq = 0

@@ -243,24 +243,21 @@ func (n *Node) needs(folder string, refused map[string]bool) []want {
 	}
 	out := make([]want, 0, len(picks))
 	for _, pk := range picks {
-		w, ok := n.wantFrom(folder, pk.name, peers, li, refused)
-		if !ok {
-			continue
+		if w, ok := n.wantFrom(folder, pk.name, peers, li, refused); ok {
+			out = append(out, w)
 		}
-		// The whole description, with its blocks, from the database. A
-		// newer version announced meanwhile is considered again (the
-		// index update that brought it said so).
-		f, ok, err := readRemote(n.opts.Store, w.from[0].id, folder, pk.name)
-		if err != nil {
-			n.logger.Error("sync: read a file a peer announced", "file", pk.name, "error", err)
-			n.addCandidates(folder, []string{pk.name}) // for the next pull
-			continue
+	}
+	// Read with no lock held: a transaction open while waiting for one
+	// could hold up a commit that must grow the database's map.
+	out, err := withBlocks(n.opts.Store, folder, out)
+	if err != nil {
+		n.logger.Error("sync: read files peers announced", "folder", folder, "error", err)
+		names := make([]string, len(picks))
+		for i, pk := range picks {
+			names[i] = pk.name
 		}
-		if !ok || !f.Version.Equal(w.f.Version) {
-			continue
-		}
-		w.f = f
-		out = append(out, w)
+		n.addCandidates(folder, names) // for the next pull
+		return nil
 	}
 	return out
 }

@@ -94,7 +94,8 @@ func (df *driveFolder) scan() error {
 	}
 	var changed []protocol.FileInfo
 	for name, fd := range seen {
-		old, had := known[name]
+		e, had := known[name]
+		old := e.info(name)
 		if had && !old.IsDeleted() && unchanged(old, fd.info, fd.dir) {
 			continue
 		}
@@ -122,12 +123,12 @@ func (df *driveFolder) scan() error {
 		}
 		changed = append(changed, f)
 	}
-	for name, old := range known {
-		if _, ok := seen[name]; ok || old.IsDeleted() {
+	for name, e := range known {
+		if _, ok := seen[name]; ok || e.deleted {
 			continue
 		}
-		f := old
-		f.Version = old.Version.Copy()
+		f := e.info(name)
+		f.Version = e.version.Copy()
 		f.SetDeleted(df.me)
 		changed = append(changed, f)
 	}
@@ -145,7 +146,7 @@ func (df *driveFolder) scan() error {
 	keep := changed[:0]
 	for _, f := range changed {
 		now, _ := df.idx.get(f.Name)
-		if now.Sequence != known[f.Name].Sequence {
+		if now.Sequence != known[f.Name].sequence {
 			continue
 		}
 		info, err := os.Lstat(filepath.Join(df.root, filepath.FromSlash(f.Name)))

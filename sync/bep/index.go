@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -61,12 +62,6 @@ func bucketPath(tx *bolt.Tx, names ...[]byte) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-func loadFiles(b *bolt.Bucket) (map[string]protocol.FileInfo, error) {
-	files := make(map[string]protocol.FileInfo)
-	err := eachFile(b, func(name string, f protocol.FileInfo) { files[name] = f })
-	return files, err
-}
-
 // eachFile calls fn with every file of a files bucket (b may be nil).
 func eachFile(b *bolt.Bucket, fn func(name string, f protocol.FileInfo)) error {
 	if b == nil {
@@ -82,8 +77,9 @@ func eachFile(b *bolt.Bucket, fn func(name string, f protocol.FileInfo)) error {
 	})
 }
 
-// localIndex is what this box announces in one folder. It is safe for
-// concurrent use.
+// localIndex is what this box announces in one folder: in memory a short
+// entry per file (fileEntry), the whole descriptions in the database. It
+// is safe for concurrent use.
 type localIndex struct {
 	st     *store.Store
 	folder string
@@ -91,7 +87,7 @@ type localIndex struct {
 	mu      sync.Mutex
 	id      protocol.IndexID
 	seq     int64
-	files   map[string]protocol.FileInfo
+	files   map[string]fileEntry
 	order   []seqName     // names by sequence, with stale ones
 	changed chan struct{} // closed and replaced at every commit
 }
@@ -128,11 +124,11 @@ func openLocal(st *store.Store, folder string) (*localIndex, error) {
 			}
 		}
 		li.id, li.seq = m.IndexID, m.Seq
-		li.files, err = loadFiles(b.Bucket(keyFiles))
-		return err
+		li.files = make(map[string]fileEntry)
+		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { li.files[name] = entryOf(f) })
 	})
-	for name, f := range li.files {
-		li.order = append(li.order, seqName{f.Sequence, name})
+	for name, e := range li.files {
+		li.order = append(li.order, seqName{e.sequence, name})
 	}
 	slices.SortFunc(li.order, func(a, b seqName) int { return cmp.Compare(a.seq, b.seq) })
 	if err != nil {
@@ -141,12 +137,41 @@ func openLocal(st *store.Store, folder string) (*localIndex, error) {
 	return li, nil
 }
 
-// get returns the file announced under name.
+// get returns the file announced under name, without its blocks (see
+// full).
 func (li *localIndex) get(name string) (protocol.FileInfo, bool) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	f, ok := li.files[name]
-	return f, ok
+	e, ok := li.files[name]
+	return e.info(name), ok
+}
+
+// full returns the file announced under name with its blocks, as the
+// database holds it.
+func (li *localIndex) full(name string) (f protocol.FileInfo, ok bool, err error) {
+	li.mu.Lock()
+	_, held := li.files[name]
+	li.mu.Unlock()
+	if !held {
+		return protocol.FileInfo{}, false, nil // most files of a first sync
+	}
+	err = li.st.View(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
+		if err != nil || b == nil {
+			return err
+		}
+		v := b.Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		f, err = unmarshalFile(v)
+		ok = err == nil
+		return err
+	})
+	if err != nil {
+		return protocol.FileInfo{}, false, fmt.Errorf("bep: read %s of %s: %w", name, li.folder, err)
+	}
+	return f, ok, nil
 }
 
 // head returns the index ID and the last sequence number.
@@ -156,34 +181,58 @@ func (li *localIndex) head() (protocol.IndexID, int64) {
 	return li.id, li.seq
 }
 
-// snapshot returns the index ID, the last sequence and a copy of the files.
-func (li *localIndex) snapshot() (protocol.IndexID, int64, map[string]protocol.FileInfo) {
+// snapshot returns the index ID, the last sequence and a copy of the
+// entries.
+func (li *localIndex) snapshot() (protocol.IndexID, int64, map[string]fileEntry) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	return li.id, li.seq, maps(li.files)
+	return li.id, li.seq, maps.Clone(li.files)
 }
 
-func maps(m map[string]protocol.FileInfo) map[string]protocol.FileInfo {
-	out := make(map[string]protocol.FileInfo, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// since returns the files changed after sequence after, in sequence
-// order, and a channel closed at the next commit.
-func (li *localIndex) since(after int64) ([]protocol.FileInfo, int64, <-chan struct{}) {
+// since returns the names changed after sequence after, in sequence
+// order, and a channel closed at the next commit; whole reads them.
+func (li *localIndex) since(after int64) ([]seqName, <-chan struct{}) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	var out []protocol.FileInfo
+	var out []seqName
 	i, _ := slices.BinarySearchFunc(li.order, after+1, func(e seqName, t int64) int { return cmp.Compare(e.seq, t) })
 	for _, e := range li.order[i:] {
-		if f := li.files[e.name]; f.Sequence == e.seq {
-			out = append(out, f)
+		if li.files[e.name].sequence == e.seq {
+			out = append(out, e)
 		}
 	}
-	return out, li.seq, li.changed
+	return out, li.changed
+}
+
+// whole reads the descriptions of names from the database, in one
+// transaction. A name changed again since is left out: it has a later
+// sequence number, and since lists it again.
+func (li *localIndex) whole(names []seqName) ([]protocol.FileInfo, error) {
+	out := make([]protocol.FileInfo, 0, len(names))
+	err := li.st.View(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
+		if err != nil || b == nil {
+			return err
+		}
+		for _, e := range names {
+			v := b.Get([]byte(e.name))
+			if v == nil {
+				continue
+			}
+			f, err := unmarshalFile(v)
+			if err != nil {
+				return fmt.Errorf("file %q: %w", e.name, err)
+			}
+			if f.Sequence == e.seq {
+				out = append(out, f)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bep: read index of %s: %w", li.folder, err)
+	}
+	return out, nil
 }
 
 // commit records new versions of files, each with the next sequence
@@ -228,14 +277,14 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 	}
 	li.seq = seq
 	for _, f := range out {
-		li.files[f.Name] = f
+		li.files[f.Name] = entryOf(f)
 		li.order = append(li.order, seqName{f.Sequence, f.Name})
 	}
 	if len(li.order) > 2*len(li.files)+1024 {
 		// Drop the stale names, which only cost memory.
 		live := li.order[:0]
 		for _, e := range li.order {
-			if li.files[e.name].Sequence == e.seq {
+			if li.files[e.name].sequence == e.seq {
 				live = append(live, e)
 			}
 		}
@@ -250,37 +299,43 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 type remoteIndex struct {
 	IndexID protocol.IndexID `json:"index_id"`
 	MaxSeq  int64            `json:"max_seq"`
-	files   map[string]remoteFile
+	files   map[string]fileEntry
 }
 
-// remoteFile is what a box keeps in memory of a file a peer announced:
-// what deciding whether it is wanted, and what is in sync, needs. Its
-// whole description, the block list above all, stays in the database and
-// is read for the files being fetched (withBlocks). A first sync of
-// 10,000 files held 4 MB of whole descriptions per peer, nearly half of
-// what the receiving box had live.
-type remoteFile struct {
+// fileEntry is what a box keeps in memory of a file in an index, its own
+// or a peer's: what deciding whether a file is wanted, what is in sync,
+// and what to announce next needs. The whole description, the block list
+// above all, stays in the database and is read when it is needed: for
+// the files being fetched (withBlocks), announced (localIndex.whole) or
+// reused (localIndex.full). A first sync of 10,000 files held 4 MB of
+// whole descriptions per index, most of what the receiving box had live.
+type fileEntry struct {
 	version    protocol.Vector
 	size       int64
 	modS       int64
+	sequence   int64
+	modifiedBy protocol.ShortID
+	blocksHash []byte // with the version, what versionKey tells apart
 	modNs      int32
+	perms      uint32
 	typ        protocol.FileInfoType
 	deleted    bool
 	invalid    bool
-	sequence   int64
-	blocksHash []byte // with the version, what versionKey tells apart
 }
 
-func remoteFileOf(f protocol.FileInfo) remoteFile {
-	return remoteFile{version: f.Version, size: f.Size, modS: f.ModifiedS, modNs: f.ModifiedNs, typ: f.Type,
-		deleted: f.IsDeleted(), invalid: f.IsInvalid(), sequence: f.Sequence, blocksHash: f.BlocksHash}
+func entryOf(f protocol.FileInfo) fileEntry {
+	return fileEntry{version: f.Version, size: f.Size, modS: f.ModifiedS, modNs: f.ModifiedNs, typ: f.Type,
+		deleted: f.IsDeleted(), invalid: f.IsInvalid(), sequence: f.Sequence, blocksHash: f.BlocksHash,
+		modifiedBy: f.ModifiedBy, perms: f.Permissions}
 }
 
 // info is the file as a FileInfo without its blocks: enough for
-// wantDriveFile, wantSegment and the sums of what is in sync.
-func (e remoteFile) info(name string) protocol.FileInfo {
+// wantDriveFile, wantSegment, a scan's comparisons and deletions, and the
+// sums of what is in sync.
+func (e fileEntry) info(name string) protocol.FileInfo {
 	return protocol.FileInfo{Name: name, Version: e.version, Size: e.size, ModifiedS: e.modS, ModifiedNs: e.modNs,
-		Type: e.typ, Deleted: e.deleted, RawInvalid: e.invalid, Sequence: e.sequence, BlocksHash: e.blocksHash}
+		ModifiedBy: e.modifiedBy, Permissions: e.perms, Type: e.typ, Deleted: e.deleted, RawInvalid: e.invalid,
+		Sequence: e.sequence, BlocksHash: e.blocksHash}
 }
 
 func remoteKeys(dev protocol.DeviceID, folder string) [][]byte {
@@ -288,7 +343,7 @@ func remoteKeys(dev protocol.DeviceID, folder string) [][]byte {
 }
 
 func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteIndex, error) {
-	ri := &remoteIndex{files: map[string]remoteFile{}}
+	ri := &remoteIndex{files: map[string]fileEntry{}}
 	err := st.View(func(tx *bolt.Tx) error {
 		b, err := bucketPath(tx, remoteKeys(dev, folder)...)
 		if err != nil || b == nil {
@@ -299,7 +354,7 @@ func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteI
 				return err
 			}
 		}
-		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { ri.files[name] = remoteFileOf(f) })
+		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { ri.files[name] = entryOf(f) })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bep: read index of %s from %s: %w", folder, dev.Short(), err)

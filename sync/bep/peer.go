@@ -76,7 +76,7 @@ func (p *peer) ClusterConfig(_ protocol.Connection, cc *protocol.ClusterConfig) 
 			// A new index from the peer (first contact, or it lost its
 			// database): forget what it said before; it sends all again.
 			p.node.logger.Info("sync: peer has a new index", "device", p.id.Short(), "folder", f.ID)
-			ri.IndexID, ri.MaxSeq, ri.files = theirs.IndexID, 0, map[string]remoteFile{}
+			ri.IndexID, ri.MaxSeq, ri.files = theirs.IndexID, 0, map[string]fileEntry{}
 			if err := saveRemote(p.node.opts.Store, p.id, f.ID, ri, nil, true); err != nil {
 				p.mu.Unlock()
 				return err
@@ -123,20 +123,29 @@ const indexBatch = 1000
 func (p *peer) sendIndex(folder string, li *localIndex, after int64) {
 	initial := after == 0
 	for {
-		files, _, changed := li.since(after)
-		for len(files) > 0 || initial {
-			batch := files[:min(len(files), indexBatch)]
-			files = files[len(batch):]
+		names, changed := li.since(after)
+		for len(names) > 0 || initial {
+			batch := names[:min(len(names), indexBatch)]
+			names = names[len(batch):]
 			last := after
 			if len(batch) > 0 {
-				last = batch[len(batch)-1].Sequence
+				last = batch[len(batch)-1].seq
 			}
-			var err error
+			// Read a batch at a time: the index's whole descriptions
+			// are never all in memory at once.
+			files, err := li.whole(batch)
+			if err != nil {
+				// The database cannot be read: the peer learns it, and
+				// the next connection starts again from what it has.
+				p.node.logger.Error("sync: cannot announce the index", "device", p.id.Short(), "folder", folder, "error", err)
+				p.conn.Close(err)
+				return
+			}
 			if initial {
-				err = p.conn.Index(p.ctx, &protocol.Index{Folder: folder, Files: batch, LastSequence: last})
+				err = p.conn.Index(p.ctx, &protocol.Index{Folder: folder, Files: files, LastSequence: last})
 				initial = false
 			} else {
-				err = p.conn.IndexUpdate(p.ctx, &protocol.IndexUpdate{Folder: folder, Files: batch, PrevSequence: after, LastSequence: last})
+				err = p.conn.IndexUpdate(p.ctx, &protocol.IndexUpdate{Folder: folder, Files: files, PrevSequence: after, LastSequence: last})
 			}
 			if err != nil {
 				return
@@ -193,10 +202,10 @@ func (p *peer) takeIndex(folder string, files []protocol.FileInfo, replace bool)
 		return err
 	}
 	if replace {
-		ri.files = make(map[string]remoteFile, len(good))
+		ri.files = make(map[string]fileEntry, len(good))
 	}
 	for _, f := range good {
-		ri.files[f.Name] = remoteFileOf(f)
+		ri.files[f.Name] = entryOf(f)
 	}
 	p.mu.Unlock()
 	names := make([]string, len(good))

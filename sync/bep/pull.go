@@ -484,7 +484,8 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 	// Blocks this box already has, in its own version of the file.
 	reuse := map[string]int64{}
 	var old *os.File
-	if lf, ok := n.dIdx.get(f.Name); ok && !lf.IsDeleted() && lf.Type == protocol.FileInfoTypeFile {
+	if lf, ok, _ := n.dIdx.full(f.Name); ok && !lf.IsDeleted() && lf.Type == protocol.FileInfoTypeFile {
+		// A description that cannot be read only costs the reuse.
 		if old, err = os.Open(dst); err == nil {
 			defer old.Close()
 			for _, b := range lf.Blocks {

@@ -82,8 +82,8 @@ func (n *Node) folderState(p *peer, folder string) FolderState {
 	}
 	theirs := p.remote[folder].files
 	for name, e := range theirs {
-		lf, have := mine[name]
-		rf := e.info(name)
+		le, have := mine[name]
+		lf, rf := le.info(name), e.info(name)
 		var wanted bool
 		if folder == FolderJournal {
 			wanted = n.wantSegment(lf, rf)
@@ -95,14 +95,14 @@ func (n *Node) folderState(p *peer, folder string) FolderState {
 			st.NeedBytes += e.size
 		}
 	}
-	for name, lf := range mine {
+	for name, le := range mine {
 		e, have := theirs[name]
-		if lf.IsDeleted() || lf.IsDirectory() {
+		if le.deleted || le.typ == protocol.FileInfoTypeDirectory {
 			continue
 		}
-		if !have || lf.Version.Compare(e.version) == protocol.Greater {
+		if !have || le.version.Compare(e.version) == protocol.Greater {
 			st.TheyNeedFiles++
-			st.TheyNeedBytes += lf.Size
+			st.TheyNeedBytes += le.size
 		}
 	}
 	return st
@@ -123,10 +123,10 @@ func (n *Node) Folders() []FolderSummary {
 	for _, li := range []*localIndex{n.jIdx, n.dIdx} {
 		li.mu.Lock()
 		s := FolderSummary{ID: li.folder, Sequence: li.seq}
-		for _, f := range li.files {
-			if !f.IsDeleted() && f.Type == protocol.FileInfoTypeFile {
+		for _, e := range li.files {
+			if !e.deleted && e.typ == protocol.FileInfoTypeFile {
 				s.Files++
-				s.Bytes += f.Size
+				s.Bytes += e.size
 			}
 		}
 		li.mu.Unlock()

@@ -42,7 +42,8 @@ func TestStockSyncthing(t *testing.T) {
 	})
 	_, _, files := box.node.jIdx.snapshot()
 	segments := 0
-	for name, f := range files {
+	for name, e := range files {
+		f := e.info(name)
 		if f.IsDirectory() {
 			continue
 		}
@@ -95,8 +96,8 @@ func TestStockSyncthing(t *testing.T) {
 	box.j.Append(journalDraft("encore"))
 	waitFor(t, "the stock peer to take the new entry", 30*time.Second, func() bool {
 		_, _, files := box.node.jIdx.snapshot()
-		for name, f := range files {
-			if !f.IsDirectory() && f.Version.Counter(shortOf(box.j.Origin())) == 31 {
+		for name, e := range files {
+			if f := e.info(name); !f.IsDirectory() && f.Version.Counter(shortOf(box.j.Origin())) == 31 {
 				want, _ := box.node.jf.readAt(name, 0, int(f.Size))
 				return fileEquals(filepath.Join(jdir, filepath.FromSlash(name)), want)
 			}

@@ -9,7 +9,7 @@ import (
 // What a box keeps in memory of a peer's file decides as the whole
 // description would: same version key (what refused remembers), same
 // rank, same state, same outcome against this box's own version.
-func TestRemoteFileDecidesAsTheWholeFile(t *testing.T) {
+func TestFileEntryDecidesAsTheWholeFile(t *testing.T) {
 	data := []byte("content of a file a peer announced")
 	base := protocol.FileInfo{Name: "docs/a.txt", Type: protocol.FileInfoTypeFile, Size: int64(len(data)),
 		ModifiedS: 1_700_000_000, ModifiedNs: 42, Sequence: 7, Permissions: 0o644,
@@ -24,7 +24,7 @@ func TestRemoteFileDecidesAsTheWholeFile(t *testing.T) {
 	mine := base
 	mine.Version = protocol.Vector{}.Update(1)
 	for name, f := range map[string]protocol.FileInfo{"file": base, "deleted": deleted, "invalid": invalid, "folder": dir} {
-		got := remoteFileOf(f).info(f.Name)
+		got := entryOf(f).info(f.Name)
 		if versionKey(got) != versionKey(f) {
 			t.Errorf("%s: version key differs", name)
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
 	"tiersbox/box/ydoc"
@@ -330,4 +332,60 @@ func TestRefusedEditLeavesNoTrace(t *testing.T) {
 	if p.Text() != before {
 		t.Fatal("a refused edit changed the pad")
 	}
+}
+
+// TestEditsWhileFlushing: edits keep coming while the timer flushes
+// (every millisecond here); after a clean stop the journal alone holds
+// every one of them, and the write-ahead log is empty.
+func TestEditsWhileFlushing(t *testing.T) {
+	dir := t.TempDir()
+	b := openBox(t, dir, time.Millisecond)
+	p, _ := b.svc.Open("busy")
+	var mu sync.Mutex
+	var all [][]byte
+	var wg sync.WaitGroup
+	for id := range 4 {
+		wg.Go(func() {
+			c := newClient(uint64(100 + id))
+			for i := range 60 {
+				u := c.typeAt(0, fmt.Sprintf("%d.%d ", id, i))
+				if err := p.Apply(u, fmt.Sprint("author", id), nil); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				all = append(all, u)
+				mu.Unlock()
+				if i%10 == 0 {
+					time.Sleep(time.Millisecond) // let a flush start
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := b.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := ydoc.NewDoc(ydoc.Options{ClientID: 1})
+	for _, u := range all {
+		if err := want.ApplyUpdate(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.svc.Rebuild("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := got.Text(ContentName).String(), want.Text(ContentName).String(); g != w {
+		t.Fatalf("the journal holds %d characters, %d were typed", len(g), len(w))
+	}
+	var entries, wal int
+	b.j.Target(TargetPrefix+"busy", func(journal.Entry) error { entries++; return nil })
+	b.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error { wal++; return nil })
+	})
+	if wal != 0 || entries < 2 {
+		t.Fatalf("%d journal entries (want several), %d write-ahead records left (want none)", entries, wal)
+	}
+	b.st.Close()
 }

@@ -516,6 +516,10 @@ func (p *Pad) flush() {
 	}
 }
 
+// testHookFlushing, when set by a test, runs while a flush writes, with
+// the pad's lock free.
+var testHookFlushing func(*Pad)
+
 // Flush writes what is pending to the journal now (at shutdown).
 func (p *Pad) Flush() error { return p.flushPending() }
 
@@ -555,6 +559,9 @@ func (p *Pad) flushPending() error {
 	title := p.titleLocked()
 	heads := maps.Clone(p.heads)
 	p.mu.Unlock()
+	if testHookFlushing != nil {
+		testHookFlushing(p)
+	}
 
 	merged, err := ydoc.MergeUpdates(updates...)
 	if err != nil {

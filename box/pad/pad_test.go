@@ -334,9 +334,57 @@ func TestRefusedEditLeavesNoTrace(t *testing.T) {
 	}
 }
 
-// TestEditsWhileFlushing: edits keep coming while the timer flushes
-// (every millisecond here); after a clean stop the journal alone holds
-// every one of them, and the write-ahead log is empty.
+// TestEditAppliedDuringAFlush: an edit applied while a flush writes stays
+// pending, and the next flush journals it.
+func TestEditAppliedDuringAFlush(t *testing.T) {
+	b := openBox(t, t.TempDir(), time.Hour)
+	p, _ := b.svc.Open("pendant")
+	c := newClient(9)
+	if err := p.Apply(c.typeAt(0, "avant "), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	testHookFlushing = func(p *Pad) {
+		testHookFlushing = nil
+		if err := p.Apply(c.typeAt(c.doc.Text(ContentName).Len(), "pendant"), "", nil); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookFlushing = nil }()
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Text() != "avant pendant" {
+		t.Fatalf("text %q", p.Text())
+	}
+	journaled, _ := b.svc.Rebuild("pendant")
+	if got := journaled.Text(ContentName).String(); got != "avant " {
+		t.Fatalf("after the first flush the journal holds %q", got)
+	}
+	if err := b.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	journaled, _ = b.svc.Rebuild("pendant")
+	if got := journaled.Text(ContentName).String(); got != "avant pendant" {
+		t.Fatalf("after a clean stop the journal holds %q", got)
+	}
+	if n := walCount(b.st); n != 0 {
+		t.Fatalf("%d write-ahead records left after a clean stop", n)
+	}
+	b.st.Close()
+}
+
+func walCount(st *store.Store) int {
+	n := 0
+	st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error { n++; return nil })
+	})
+	return n
+}
+
+// TestEditsWhileFlushing: edits keep coming from four clients while the
+// timer flushes (every millisecond here); after a clean stop the journal
+// alone holds every one of them, and the write-ahead log is empty. Run
+// with -race, it also checks the flush's locking.
 func TestEditsWhileFlushing(t *testing.T) {
 	dir := t.TempDir()
 	b := openBox(t, dir, time.Millisecond)
@@ -379,12 +427,9 @@ func TestEditsWhileFlushing(t *testing.T) {
 	if g, w := got.Text(ContentName).String(), want.Text(ContentName).String(); g != w {
 		t.Fatalf("the journal holds %d characters, %d were typed", len(g), len(w))
 	}
-	var entries, wal int
+	var entries int
 	b.j.Target(TargetPrefix+"busy", func(journal.Entry) error { entries++; return nil })
-	b.st.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error { wal++; return nil })
-	})
-	if wal != 0 || entries < 2 {
+	if wal := walCount(b.st); wal != 0 || entries < 2 {
 		t.Fatalf("%d journal entries (want several), %d write-ahead records left (want none)", entries, wal)
 	}
 	b.st.Close()

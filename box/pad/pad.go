@@ -6,7 +6,9 @@
 // Every update a browser sends is written to a write-ahead bucket, synced
 // to disk, before it is applied for others to see (Apply returns then); the
 // updates of one pad are merged each second or so into one journal entry
-// of kind "pad.update", which atomically empties the write-ahead bucket.
+// of kind "pad.update", which atomically removes them from the
+// write-ahead bucket (edits applied while that entry is written stay there
+// for the next one).
 // So the journal grows with the edit rate, not the keystroke rate, and
 // nothing acknowledged is ever lost: at start-up, what the write-ahead
 // bucket still holds is flushed to the journal first.
@@ -226,7 +228,7 @@ func (s *Service) recover() error {
 		// Every record read goes, the unreadable ones too.
 		p.walKeys = append(p.walKeys, keysOf[name]...)
 		p.mu.Unlock()
-		if err := p.flushPending(); err != nil {
+		if err := p.flushPending(false); err != nil {
 			s.logger.Error("recovering pad edits", "pad", name, "error", err)
 			continue
 		}
@@ -499,13 +501,7 @@ func (p *Pad) Text() string {
 }
 
 func (p *Pad) flush() {
-	p.s.mu.Lock()
-	closed := p.s.closed
-	p.s.mu.Unlock()
-	if closed {
-		return
-	}
-	if err := p.flushPending(); err != nil {
+	if err := p.flushPending(true); err != nil {
 		p.s.logger.Error("writing pad edits to the journal", "pad", p.name, "error", err)
 		// The write-ahead log still holds them; try again later.
 		p.mu.Lock()
@@ -521,7 +517,7 @@ func (p *Pad) flush() {
 var testHookFlushing func(*Pad)
 
 // Flush writes what is pending to the journal now (at shutdown).
-func (p *Pad) Flush() error { return p.flushPending() }
+func (p *Pad) Flush() error { return p.flushPending(false) }
 
 // flushPending merges the unflushed updates into one journal entry,
 // removing them from the write-ahead log and updating the cache in the
@@ -530,9 +526,20 @@ func (p *Pad) Flush() error { return p.flushPending() }
 // meanwhile, and are passed to the other visitors at once. Held during
 // the sync, as before, it delayed every pad's edits for that long once a
 // second, the p99 of the pad benchmark.
-func (p *Pad) flushPending() error {
+//
+// A timer's flush (ifOpen) does nothing once the service is closed: Close
+// has flushed, or is flushing, every pad.
+func (p *Pad) flushPending(ifOpen bool) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
+	if ifOpen {
+		p.s.mu.Lock()
+		closed := p.s.closed
+		p.s.mu.Unlock()
+		if closed {
+			return nil
+		}
+	}
 
 	p.mu.Lock()
 	if p.timer != nil {
@@ -541,8 +548,22 @@ func (p *Pad) flushPending() error {
 	}
 	n := len(p.unflushed)
 	if n == 0 {
+		// Only recovery leaves keys without edits: records no pad
+		// could apply, which are not kept.
+		keys := p.walKeys
+		p.walKeys = nil
 		p.mu.Unlock()
-		return nil
+		if len(keys) == 0 {
+			return nil
+		}
+		return p.s.st.Update(func(tx *bolt.Tx) error {
+			for _, k := range keys {
+				if err := tx.Bucket(store.BucketPadWAL).Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	updates := make([][]byte, n)
 	author := p.unflushed[0].Author

@@ -434,3 +434,38 @@ func TestEditsWhileFlushing(t *testing.T) {
 	}
 	b.st.Close()
 }
+
+// TestUnreadableWriteAheadRecordIsDropped: a write-ahead update that does
+// not apply (written by a damaged disk, say) is dropped at start-up, with
+// the readable ones of the same pad journaled, and is not read again at
+// the next start.
+func TestUnreadableWriteAheadRecordIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	b := openBox(t, dir, time.Hour)
+	c := newClient(4)
+	good := c.typeAt(0, "lisible")
+	err := b.st.Update(func(tx *bolt.Tx) error {
+		wal := tx.Bucket(store.BucketPadWAL)
+		if err := wal.Put(walKey("abimee", 100), encodeWAL("", []byte{0xff, 0x01, 0x02})); err != nil {
+			return err
+		}
+		if err := wal.Put(walKey("seule", 101), encodeWAL("", []byte{0xff})); err != nil {
+			return err
+		}
+		return wal.Put(walKey("abimee", 102), encodeWAL("", good))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.st.Close()
+
+	b = openBox(t, dir, time.Hour)
+	if n := walCount(b.st); n != 0 {
+		t.Fatalf("%d write-ahead records left after start-up", n)
+	}
+	p, _ := b.svc.Open("abimee")
+	if p.Text() != "lisible" {
+		t.Fatalf("recovered text %q", p.Text())
+	}
+	b.st.Close()
+}

@@ -127,8 +127,16 @@ func (df *driveFolder) scan() error {
 		if _, ok := seen[name]; ok || e.deleted {
 			continue
 		}
-		f := e.info(name)
-		f.Version = e.version.Copy()
+		// From the whole description, as Syncthing deletes: a file
+		// that came from a peer keeps what it said (no permissions,
+		// platform data).
+		f, ok, err := df.idx.full(name)
+		if err != nil || !ok {
+			df.logger.Warn("sync: cannot read this box's description of a deleted file", "path", name, "error", err)
+			f = e.info(name)
+		}
+		// SetDeleted may change the vector's array in place.
+		f.Version = f.Version.Copy()
 		f.SetDeleted(df.me)
 		changed = append(changed, f)
 	}

@@ -93,7 +93,7 @@ type localIndex struct {
 }
 
 // seqName is a name as of one sequence number: the file's current entry
-// if files[name].Sequence is still seq.
+// if files[name].sequence is still seq.
 type seqName struct {
 	seq  int64
 	name string

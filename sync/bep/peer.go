@@ -122,15 +122,18 @@ const indexBatch = 1000
 // then every later change, until the connection closes.
 func (p *peer) sendIndex(folder string, li *localIndex, after int64) {
 	initial := after == 0
+	// after is how far the index was listed; sent is the last sequence
+	// number the peer was told of. They differ when a file listed was
+	// committed again before it was read (whole leaves it out, to be
+	// sent with its later number): the peer expects an update's first
+	// sequence to follow the previous update's last, as Syncthing
+	// checks.
+	sent := after
 	for {
 		names, changed := li.since(after)
 		for len(names) > 0 || initial {
 			batch := names[:min(len(names), indexBatch)]
 			names = names[len(batch):]
-			last := after
-			if len(batch) > 0 {
-				last = batch[len(batch)-1].seq
-			}
 			// Read a batch at a time: the index's whole descriptions
 			// are never all in memory at once.
 			files, err := li.whole(batch)
@@ -141,16 +144,26 @@ func (p *peer) sendIndex(folder string, li *localIndex, after int64) {
 				p.conn.Close(err)
 				return
 			}
+			if len(batch) > 0 {
+				after = batch[len(batch)-1].seq
+			}
+			if len(files) == 0 && !initial {
+				continue
+			}
+			last := sent
+			if len(files) > 0 {
+				last = files[len(files)-1].Sequence
+			}
 			if initial {
 				err = p.conn.Index(p.ctx, &protocol.Index{Folder: folder, Files: files, LastSequence: last})
 				initial = false
 			} else {
-				err = p.conn.IndexUpdate(p.ctx, &protocol.IndexUpdate{Folder: folder, Files: files, PrevSequence: after, LastSequence: last})
+				err = p.conn.IndexUpdate(p.ctx, &protocol.IndexUpdate{Folder: folder, Files: files, PrevSequence: sent, LastSequence: last})
 			}
 			if err != nil {
 				return
 			}
-			after = last
+			sent = last
 		}
 		select {
 		case <-p.ctx.Done():

@@ -484,8 +484,12 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 	// Blocks this box already has, in its own version of the file.
 	reuse := map[string]int64{}
 	var old *os.File
-	if lf, ok, _ := n.dIdx.full(f.Name); ok && !lf.IsDeleted() && lf.Type == protocol.FileInfoTypeFile {
-		// A description that cannot be read only costs the reuse.
+	lf, ok, err := n.dIdx.full(f.Name)
+	if err != nil {
+		// It only costs the reuse: every block is fetched.
+		n.logger.Warn("sync: cannot read this box's description of a file", "file", f.Name, "error", err)
+	}
+	if ok && !lf.IsDeleted() && lf.Type == protocol.FileInfoTypeFile {
 		if old, err = os.Open(dst); err == nil {
 			defer old.Close()
 			for _, b := range lf.Blocks {

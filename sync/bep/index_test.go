@@ -149,15 +149,7 @@ func (r *indexRecorder) IndexUpdate(_ context.Context, u *protocol.IndexUpdate) 
 // sequence number and is never empty; also when the last file of a batch
 // is committed again between the listing and the reading.
 func TestSendIndexSequences(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	li, err := openLocal(st, FolderDrive)
-	if err != nil {
-		t.Fatal(err)
-	}
+	li := openTestIndex(t)
 	file := func(i int, by protocol.ShortID) protocol.FileInfo {
 		return protocol.FileInfo{Name: fmt.Sprintf("f%04d", i), Type: protocol.FileInfoTypeFile, Version: protocol.Vector{}.Update(by)}
 	}
@@ -226,15 +218,7 @@ func TestSendIndexSequences(t *testing.T) {
 // that it keeps no permissions) stays, its blocks go.
 func TestScanDeletesFromTheWholeDescription(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	li, err := openLocal(st, FolderDrive)
-	if err != nil {
-		t.Fatal(err)
-	}
+	li := openTestIndex(t)
 	df := &driveFolder{root: dir, me: 5, idx: li, logger: slog.New(slog.DiscardHandler)}
 	p := filepath.Join(dir, "de-windows.txt")
 	if err := os.WriteFile(p, []byte("reçu d'un pair"), 0o644); err != nil {
@@ -270,4 +254,19 @@ func TestScanDeletesFromTheWholeDescription(t *testing.T) {
 		g.ModifiedBy != 5 || g.Version.Counter(9) != f.Version.Counter(9) || g.Version.Counter(5) == 0 {
 		t.Fatalf("announced deleted as %+v (%v, %v)", g, ok, err)
 	}
+}
+
+// openTestIndex opens the drive folder's index in a new database.
+func openTestIndex(t *testing.T) *localIndex {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	li, err := openLocal(st, FolderDrive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return li
 }

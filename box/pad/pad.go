@@ -163,6 +163,18 @@ func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
 type walRecord struct {
 	Author string `json:"a,omitempty"`
 	Update []byte `json:"u"`
+	key    []byte // where it is in the write-ahead bucket
+}
+
+// deleteWAL removes write-ahead records.
+func deleteWAL(tx *bolt.Tx, keys ...[]byte) error {
+	wal := tx.Bucket(store.BucketPadWAL)
+	for _, k := range keys {
+		if err := wal.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // encodeWAL writes a record as uvarint(len(author)), author, update:
@@ -190,7 +202,6 @@ func walKey(name string, n uint64) []byte {
 // recover moves write-ahead updates left by a crash into the journal.
 func (s *Service) recover() error {
 	byPad := make(map[string][]walRecord)
-	keysOf := make(map[string][][]byte)
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error {
 			name := string(k[:len(k)-9])
@@ -198,8 +209,8 @@ func (s *Service) recover() error {
 			if err != nil {
 				return err
 			}
+			r.key = bytes.Clone(k)
 			byPad[name] = append(byPad[name], r)
-			keysOf[name] = append(keysOf[name], bytes.Clone(k))
 			if n := binary.BigEndian.Uint64(k[len(k)-8:]); n >= s.walN {
 				s.walN = n + 1
 			}
@@ -217,17 +228,23 @@ func (s *Service) recover() error {
 			s.logger.Error("recovering pad edits", "pad", name, "error", err)
 			continue
 		}
+		var dropped [][]byte
 		p.mu.Lock()
 		for _, r := range recs {
 			if err := p.doc.ApplyUpdate(r.Update); err != nil {
 				s.logger.Error("dropping an unreadable write-ahead update", "pad", name, "error", err)
+				dropped = append(dropped, r.key)
 				continue
 			}
 			p.unflushed = append(p.unflushed, r)
 		}
-		// Every record read goes, the unreadable ones too.
-		p.walKeys = append(p.walKeys, keysOf[name]...)
 		p.mu.Unlock()
+		// What no pad can apply is not kept, to be read at every start.
+		if len(dropped) > 0 {
+			if err := s.st.Update(func(tx *bolt.Tx) error { return deleteWAL(tx, dropped...) }); err != nil {
+				s.logger.Error("dropping unreadable write-ahead updates", "pad", name, "error", err)
+			}
+		}
 		if err := p.flushPending(false); err != nil {
 			s.logger.Error("recovering pad edits", "pad", name, "error", err)
 			continue
@@ -249,7 +266,6 @@ type Pad struct {
 	mu        sync.Mutex
 	doc       *ydoc.Doc
 	unflushed []walRecord // applied, in the write-ahead log, not yet journaled
-	walKeys   [][]byte    // their keys in the write-ahead log
 	timer     *time.Timer
 	listeners map[int]func(update []byte, origin any)
 	nextID    int
@@ -436,19 +452,18 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	// Staff may have locked the pad while the update was written: under
 	// the pad's lock, the flags are settled (setFlags).
 	if p.Flags().ReadOnly() {
-		s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.BucketPadWAL).Delete(key) })
+		s.st.Update(func(tx *bolt.Tx) error { return deleteWAL(tx, key) })
 		return ErrLocked
 	}
 	if err := p.doc.ApplyUpdate(update); err != nil {
 		// Cannot happen after the decode check, except for references a
 		// decode cannot see; keep the log consistent either way.
-		s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.BucketPadWAL).Delete(key) })
+		s.st.Update(func(tx *bolt.Tx) error { return deleteWAL(tx, key) })
 		return err
 	}
 	// A copy of the exact size: the caller's buffer is often much larger
 	// (a websocket read), and a second of edits waits here.
-	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: bytes.Clone(update)})
-	p.walKeys = append(p.walKeys, key)
+	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: bytes.Clone(update), key: key})
 	p.size += len(update)
 	if p.timer == nil {
 		p.timer = time.AfterFunc(s.window, p.flush)
@@ -548,32 +563,18 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	}
 	n := len(p.unflushed)
 	if n == 0 {
-		// Only recovery leaves keys without edits: records no pad
-		// could apply, which are not kept.
-		keys := p.walKeys
-		p.walKeys = nil
 		p.mu.Unlock()
-		if len(keys) == 0 {
-			return nil
-		}
-		return p.s.st.Update(func(tx *bolt.Tx) error {
-			for _, k := range keys {
-				if err := tx.Bucket(store.BucketPadWAL).Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return nil
 	}
 	updates := make([][]byte, n)
+	keys := make([][]byte, n)
 	author := p.unflushed[0].Author
 	for i, r := range p.unflushed {
-		updates[i] = r.Update
+		updates[i], keys[i] = r.Update, r.key
 		if r.Author != author {
 			author = ""
 		}
 	}
-	keys := slices.Clone(p.walKeys)
 	// The state holds exactly what the journal will: what it held at
 	// heads, and the entry this flush appends.
 	state := p.doc.EncodeStateAsUpdate(nil)
@@ -590,11 +591,8 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	}
 	var at journal.Time
 	_, err = p.s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
-		wal := tx.Bucket(store.BucketPadWAL)
-		for _, k := range keys {
-			if err := wal.Delete(k); err != nil {
-				return err
-			}
+		if err := deleteWAL(tx, keys...); err != nil {
+			return err
 		}
 		e := entries[len(entries)-1]
 		heads[e.Origin] = e.Seq
@@ -610,7 +608,6 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	// Edits applied meanwhile stay pending, and Apply has set the timer
 	// for them.
 	p.unflushed = slices.Clone(p.unflushed[n:])
-	p.walKeys = slices.Clone(p.walKeys[len(keys):])
 	p.size = len(state)
 	for _, r := range p.unflushed {
 		p.size += len(r.Update)

@@ -77,6 +77,23 @@ func eachFile(b *bolt.Bucket, fn func(name string, f protocol.FileInfo)) error {
 	})
 }
 
+// getFile reads the file stored under name in a files bucket (b may be
+// nil).
+func getFile(b *bolt.Bucket, name string) (protocol.FileInfo, bool, error) {
+	if b == nil {
+		return protocol.FileInfo{}, false, nil
+	}
+	v := b.Get([]byte(name))
+	if v == nil {
+		return protocol.FileInfo{}, false, nil
+	}
+	f, err := unmarshalFile(v)
+	if err != nil {
+		return protocol.FileInfo{}, false, fmt.Errorf("file %q: %w", name, err)
+	}
+	return f, true, nil
+}
+
 // localIndex is what this box announces in one folder: in memory a short
 // entry per file (fileEntry), the whole descriptions in the database. It
 // is safe for concurrent use.
@@ -157,19 +174,14 @@ func (li *localIndex) full(name string) (f protocol.FileInfo, ok bool, err error
 	}
 	err = li.st.View(func(tx *bolt.Tx) error {
 		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
-		if err != nil || b == nil {
+		if err != nil {
 			return err
 		}
-		v := b.Get([]byte(name))
-		if v == nil {
-			return nil
-		}
-		f, err = unmarshalFile(v)
-		ok = err == nil
+		f, ok, err = getFile(b, name)
 		return err
 	})
 	if err != nil {
-		return protocol.FileInfo{}, false, fmt.Errorf("bep: read %s of %s: %w", name, li.folder, err)
+		return protocol.FileInfo{}, false, fmt.Errorf("bep: read index of %s: %w", li.folder, err)
 	}
 	return f, ok, nil
 }
@@ -211,19 +223,15 @@ func (li *localIndex) whole(names []seqName) ([]protocol.FileInfo, error) {
 	out := make([]protocol.FileInfo, 0, len(names))
 	err := li.st.View(func(tx *bolt.Tx) error {
 		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
-		if err != nil || b == nil {
+		if err != nil {
 			return err
 		}
 		for _, e := range names {
-			v := b.Get([]byte(e.name))
-			if v == nil {
-				continue
-			}
-			f, err := unmarshalFile(v)
+			f, ok, err := getFile(b, e.name)
 			if err != nil {
-				return fmt.Errorf("file %q: %w", e.name, err)
+				return err
 			}
-			if f.Sequence == e.seq {
+			if ok && f.Sequence == e.seq {
 				out = append(out, f)
 			}
 		}
@@ -371,18 +379,14 @@ func withBlocks(st *store.Store, folder string, wants []want) ([]want, error) {
 	err := st.View(func(tx *bolt.Tx) error {
 		for _, w := range wants {
 			b, err := bucketPath(tx, append(remoteKeys(w.from[0].id, folder), keyFiles)...)
-			if err != nil || b == nil {
+			if err != nil {
 				return err
 			}
-			v := b.Get([]byte(w.f.Name))
-			if v == nil {
-				continue
-			}
-			f, err := unmarshalFile(v)
+			f, ok, err := getFile(b, w.f.Name)
 			if err != nil {
-				return fmt.Errorf("bep: read %s of %s from %s: %w", w.f.Name, folder, w.from[0].id.Short(), err)
+				return fmt.Errorf("bep: read index of %s from %s: %w", folder, w.from[0].id.Short(), err)
 			}
-			if f.Version.Equal(w.f.Version) {
+			if ok && f.Version.Equal(w.f.Version) {
 				w.f = f
 				out = append(out, w)
 			}

@@ -1,0 +1,380 @@
+// Package wal is a write-ahead log: records appended to segment files in
+// a folder, each one durable (written and fdatasync'ed) before Append
+// returns, for the writes that must be on disk before anyone is told of
+// them but are soon kept elsewhere.
+//
+// Appends that arrive while a sync runs share the next one (group
+// commit): at thousands of small appends a second, the log syncs as often
+// as the disk allows, with no timer to wait for and one sync per group
+// where a database transaction needs two. A record is released once its
+// content is kept elsewhere; a segment file is removed when every record
+// in it is released and appends have moved on to a newer one.
+//
+// A segment starts with an 8-byte header, then records framed as
+// uint32 length, uint32 CRC-32C of the data (both big-endian), data. A
+// crash can leave the last record of a segment torn: it was never
+// acknowledged, and reading stops there.
+//
+// Only box packages import wal.
+package wal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// header opens every segment file; its last byte is the format version.
+var header = [8]byte{'t', 'b', 'w', 'a', 'l', '\n', 0, 1}
+
+// MaxRecord bounds one record's data.
+const MaxRecord = 16 << 20
+
+// DefaultSegmentSize is the size past which appends move to a new
+// segment, so that released records leave the disk soon.
+const DefaultSegmentSize = 4 << 20
+
+// Options configure Open.
+type Options struct {
+	// SegmentSize is the size past which appends move to a new segment.
+	// Zero means DefaultSegmentSize.
+	SegmentSize int64
+}
+
+const frameSize = 8 // length and checksum
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrTooLarge is returned by Append for data over MaxRecord bytes.
+var ErrTooLarge = errors.New("wal: record too large")
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("wal: closed")
+
+// Pos says which segment holds a record: what Release needs.
+type Pos struct{ seg uint64 }
+
+// Record is a record found at Open: its data, and where it is.
+type Record struct {
+	Data []byte
+	Pos  Pos
+}
+
+// Log is an open write-ahead log. It is safe for concurrent use.
+type Log struct {
+	dir         string
+	segmentSize int64
+
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when a group is synced
+	file    *os.File   // the segment appends go to
+	seg     uint64     // its number
+	size    int64      // what is written in it
+	next    *group     // the appends waiting for the next sync
+	spare   []byte     // a previous group's buffer, for reuse
+	syncing bool       // a goroutine is writing and syncing a group
+	err     error      // a failed write or sync: the log takes no more
+	closed  bool
+	live    map[uint64]int // segment → records not yet released
+}
+
+// group is appends synced together.
+type group struct {
+	buf  []byte // their framed records
+	n    int    // how many
+	seg  uint64 // the segment they were written to
+	done bool
+	err  error
+}
+
+// Open opens the log in dir, creating the folder if needed, and returns
+// the records of every segment earlier runs left with records not
+// released, oldest first. A record released may so come back, with the
+// others of its segment: the caller must recognise what it keeps
+// already. Each is live until released. Appends go to a new segment.
+func Open(dir string, opts Options) (*Log, []Record, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("wal: create %s: %w", dir, err)
+	}
+	segs, err := segments(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &Log{dir: dir, segmentSize: opts.SegmentSize, live: make(map[uint64]int), next: &group{}}
+	if l.segmentSize <= 0 {
+		l.segmentSize = DefaultSegmentSize
+	}
+	l.cond = sync.NewCond(&l.mu)
+	var recs []Record
+	next := uint64(1)
+	for _, seg := range segs {
+		next = seg + 1
+		data, err := readSegment(l.path(seg))
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(data) == 0 {
+			if err := os.Remove(l.path(seg)); err != nil {
+				return nil, nil, fmt.Errorf("wal: %w", err)
+			}
+			continue
+		}
+		l.live[seg] = len(data)
+		for _, d := range data {
+			recs = append(recs, Record{Data: d, Pos: Pos{seg}})
+		}
+	}
+	if err := l.startSegment(next); err != nil {
+		return nil, nil, err
+	}
+	return l, recs, nil
+}
+
+func (l *Log) path(seg uint64) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%016x.wal", seg))
+}
+
+// segments lists the segment numbers in dir, in order.
+func segments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	var segs []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".wal")
+		if !ok || len(name) != 16 {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 16, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+// readSegment returns the records of one segment. A torn or damaged
+// record ends it: what follows cannot be framed, and was never
+// acknowledged if the damage is a crash's.
+func readSegment(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	defer f.Close()
+	data, err := readRecords(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("wal: %s: %w", filepath.Base(path), err)
+	}
+	return data, nil
+}
+
+// readRecords reads a segment's header and records up to its end or its
+// first damaged record. Only a wrong header is an error: that file is not
+// a segment this program wrote.
+func readRecords(r io.Reader) ([][]byte, error) {
+	var h [len(header)]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		// A crash right after creating the file.
+		return nil, nil
+	}
+	if h != header {
+		return nil, fmt.Errorf("not a write-ahead segment (header %x)", h)
+	}
+	var out [][]byte
+	for {
+		var fr [frameSize]byte
+		if _, err := io.ReadFull(r, fr[:]); err != nil {
+			return out, nil
+		}
+		n := binary.BigEndian.Uint32(fr[:4])
+		if n > MaxRecord {
+			return out, nil
+		}
+		d := make([]byte, n)
+		if _, err := io.ReadFull(r, d); err != nil {
+			return out, nil
+		}
+		if crc32.Checksum(d, castagnoli) != binary.BigEndian.Uint32(fr[4:]) {
+			return out, nil
+		}
+		out = append(out, d)
+	}
+}
+
+// startSegment makes seg the segment appends go to. Called with l.mu
+// held, or before l is shared.
+func (l *Log) startSegment(seg uint64) error {
+	f, err := os.OpenFile(l.path(seg), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("wal: new segment: %w", err)
+	}
+	if _, err := f.Write(header[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: new segment: %w", err)
+	}
+	// The new name must survive a crash as well as the records in it.
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	old := l.file
+	l.file, l.seg, l.size = f, seg, int64(len(header))
+	if old != nil {
+		old.Close()
+		l.removeIfDone(l.seg - 1)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("wal: sync folder: %w", err)
+	}
+	return nil
+}
+
+// Append writes data as one record and returns once it is on disk.
+func (l *Log) Append(data []byte) (Pos, error) {
+	if len(data) > MaxRecord {
+		return Pos{}, ErrTooLarge
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return Pos{}, ErrClosed
+	}
+	if l.err != nil {
+		return Pos{}, l.err
+	}
+	var fr [frameSize]byte
+	binary.BigEndian.PutUint32(fr[:4], uint32(len(data)))
+	binary.BigEndian.PutUint32(fr[4:], crc32.Checksum(data, castagnoli))
+	g := l.next
+	g.buf = append(append(g.buf, fr[:]...), data...)
+	g.n++
+	for !g.done {
+		if l.syncing {
+			l.cond.Wait()
+			continue
+		}
+		l.syncNext()
+	}
+	if g.err != nil {
+		return Pos{}, g.err
+	}
+	return Pos{g.seg}, nil
+}
+
+// syncNext writes and syncs the waiting appends as one group; those that
+// arrive meanwhile gather for the next. Called with l.mu held; it is
+// released during the write.
+func (l *Log) syncNext() {
+	g := l.next
+	l.next = &group{buf: l.spare[:0]}
+	l.spare = nil
+	if l.err == nil && l.closed {
+		l.err = ErrClosed
+	}
+	// A group is written to one segment: move on before it, not during.
+	if l.err == nil && l.size >= l.segmentSize {
+		if err := l.startSegment(l.seg + 1); err != nil {
+			l.err = err
+		}
+	}
+	if l.err != nil {
+		g.done, g.err = true, l.err
+		return
+	}
+	l.syncing = true
+	f := l.file
+	g.seg = l.seg
+	l.live[g.seg] += g.n
+	l.size += int64(len(g.buf))
+	l.mu.Unlock()
+	_, err := f.Write(g.buf)
+	if err == nil {
+		err = fdatasync(f)
+	}
+	l.mu.Lock()
+	l.syncing = false
+	if cap(g.buf) <= 1<<20 { // not a rare large record's buffer
+		l.spare = g.buf
+	}
+	g.buf = nil
+	if err != nil {
+		// After a failed sync the kernel may have dropped the pages:
+		// nothing says what is on disk, so nothing more is promised.
+		l.err = fmt.Errorf("wal: write %s: %w", filepath.Base(f.Name()), err)
+		l.live[g.seg] -= g.n
+		g.err = l.err
+	}
+	g.done = true
+	l.cond.Broadcast()
+}
+
+// Release says the records at ps are kept elsewhere now: the log need not
+// keep them past a crash.
+func (l *Log) Release(ps ...Pos) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range ps {
+		if l.live[p.seg] <= 0 {
+			continue
+		}
+		l.live[p.seg]--
+		l.removeIfDone(p.seg)
+	}
+}
+
+// removeIfDone removes segment seg once every record in it is released
+// and appends go elsewhere. Called with l.mu held.
+func (l *Log) removeIfDone(seg uint64) {
+	if l.live[seg] > 0 || seg == l.seg {
+		return
+	}
+	delete(l.live, seg)
+	// A file left by a failed remove is read again at the next start,
+	// and its records found to be kept already: nothing is lost.
+	os.Remove(l.path(seg))
+}
+
+// Close closes the log. Appends waiting for a sync get its result;
+// later ones get ErrClosed. Records not released stay for the next Open.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.syncing {
+		l.cond.Wait()
+	}
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	err := l.file.Close()
+	if l.live[l.seg] == 0 && l.err == nil {
+		// Nothing to read at the next start.
+		os.Remove(l.path(l.seg))
+	}
+	if err != nil {
+		return fmt.Errorf("wal: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func openLog(t *testing.T, dir string, opts Options) (*Log, []Record) {
+	t.Helper()
+	l, recs, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, recs
+}
+
+func datas(recs []Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, string(r.Data))
+	}
+	return out
+}
+
+func segmentFiles(t *testing.T, dir string) int {
+	t.Helper()
+	segs, err := segments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(segs)
+}
+
+// TestRecordsOutliveTheProcess: what was appended and not released is
+// found again at the next Open, in order, with the other records of its
+// segment; once every record is released and the log closed, nothing is.
+func TestRecordsOutliveTheProcess(t *testing.T) {
+	dir := t.TempDir()
+	l, recs := openLog(t, dir, Options{})
+	if len(recs) != 0 {
+		t.Fatalf("a new log holds %d records", len(recs))
+	}
+	var ps []Pos
+	for _, d := range []string{"un", "deux", "", "quatre"} {
+		p, err := l.Append([]byte(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	l.Release(ps[1])
+	// No Close: as after a crash.
+	l2, recs := openLog(t, dir, Options{})
+	// The released record shares its segment with live ones: it comes
+	// back with them.
+	if got, want := fmt.Sprintf("%q", datas(recs)), `["un" "deux" "" "quatre"]`; got != want {
+		t.Fatalf("records %s, want %s", got, want)
+	}
+	l2.Release(recs[0].Pos, recs[1].Pos, recs[2].Pos, recs[3].Pos)
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.file.Close()
+	if n := segmentFiles(t, dir); n != 0 {
+		t.Fatalf("%d segment files left once every record is released and the log closed", n)
+	}
+	_, recs = openLog(t, dir, Options{})
+	if len(recs) != 0 {
+		t.Fatalf("%d records after all were released", len(recs))
+	}
+}
+
+// TestSegmentsLeaveOnceReleased: appends move to a new segment past the
+// segment size, and a segment's file goes once all its records are
+// released, but never the one appends go to.
+func TestSegmentsLeaveOnceReleased(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openLog(t, dir, Options{SegmentSize: 100})
+	var ps []Pos
+	for i := range 10 {
+		p, err := l.Append(bytes.Repeat([]byte{byte(i)}, 40))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if n := segmentFiles(t, dir); n < 4 {
+		t.Fatalf("%d segment files for 480 bytes of 100-byte segments", n)
+	}
+	l.Release(ps[:9]...)
+	if n := segmentFiles(t, dir); n != 1 {
+		t.Fatalf("%d segment files with one record live, want 1", n)
+	}
+	l.Release(ps[9])
+	if n := segmentFiles(t, dir); n != 1 {
+		t.Fatalf("%d segment files: the one appends go to must stay", n)
+	}
+	// Releasing twice changes nothing.
+	l.Release(ps[9])
+	if _, err := l.Append([]byte("encore")); err != nil {
+		t.Fatal(err)
+	}
+	l.file.Close()
+	_, recs := openLog(t, dir, Options{})
+	if got := fmt.Sprintf("%q", datas(recs)); got != `["encore"]` {
+		t.Fatalf("records %s after a crash, want the last one", got)
+	}
+}
+
+// TestConcurrentAppends: many goroutines append at once, sharing syncs;
+// each record is found whole at the next Open, exactly once.
+func TestConcurrentAppends(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openLog(t, dir, Options{SegmentSize: 4096})
+	const writers, each = 8, 200
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := l.Append(fmt.Appendf(nil, "%d-%d", w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	l.file.Close()
+	_, recs := openLog(t, dir, Options{})
+	seen := make(map[string]int)
+	for _, r := range recs {
+		seen[string(r.Data)]++
+	}
+	for w := range writers {
+		for i := range each {
+			if n := seen[fmt.Sprintf("%d-%d", w, i)]; n != 1 {
+				t.Fatalf("record %d-%d found %d times", w, i, n)
+			}
+		}
+	}
+	if len(recs) != writers*each {
+		t.Fatalf("%d records, want %d", len(recs), writers*each)
+	}
+}
+
+// TestTornTail: a crash in the middle of a write leaves a partial or
+// damaged last record; Open returns the records before it, and appends
+// go on in a new segment.
+func TestTornTail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cut  func(b []byte) []byte
+		want string
+	}{
+		{"header only", func(b []byte) []byte { return b[:len(header)] }, `[]`},
+		{"empty file", func(b []byte) []byte { return b[:0] }, `[]`},
+		{"half a frame", func(b []byte) []byte { return b[:len(b)-len("deux")-4] }, `["un"]`},
+		{"half the data", func(b []byte) []byte { return b[:len(b)-2] }, `["un"]`},
+		{"flipped byte", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, `["un"]`},
+		{"absurd length", func(b []byte) []byte {
+			b[len(b)-len("deux")-frameSize] = 0xff
+			return b
+		}, `["un"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l, _ := openLog(t, dir, Options{})
+			l.Append([]byte("un"))
+			l.Append([]byte("deux"))
+			l.file.Close()
+			path := l.path(l.seg)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, tc.cut(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, recs := openLog(t, dir, Options{})
+			if got := fmt.Sprintf("%q", datas(recs)); got != tc.want {
+				t.Fatalf("records %s, want %s", got, tc.want)
+			}
+			if _, err := l.Append([]byte("trois")); err != nil {
+				t.Fatal(err)
+			}
+			l.file.Close()
+			_, recs = openLog(t, dir, Options{})
+			if got := datas(recs); len(got) == 0 || got[len(got)-1] != "trois" {
+				t.Fatalf("records %q after a new append", got)
+			}
+		})
+	}
+}
+
+// TestNotASegment: a file named like a segment that this program did not
+// write stops Open with a clear error, and is left as it is.
+func TestNotASegment(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0000000000000001.wal")
+	if err := os.WriteFile(path, []byte("autre chose, plus long"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(dir, Options{}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("not a write-ahead segment")) {
+		t.Fatalf("Open: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "autre chose, plus long" {
+		t.Fatalf("the file was changed: %q", b)
+	}
+}
+
+func TestAppendLimits(t *testing.T) {
+	l, _ := openLog(t, t.TempDir(), Options{})
+	if _, err := l.Append(make([]byte, MaxRecord+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("an oversized record: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]byte("après")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("an append after Close: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+}
+
+// FuzzReadRecords: whatever a segment file holds, reading it returns an
+// error or records, never a panic, and the records of a well-formed
+// prefix come back whole.
+func FuzzReadRecords(f *testing.F) {
+	seg := append([]byte(nil), header[:]...)
+	for _, d := range []string{"un", "", "trois"} {
+		seg = binary.BigEndian.AppendUint32(seg, uint32(len(d)))
+		seg = binary.BigEndian.AppendUint32(seg, crc32.Checksum([]byte(d), castagnoli))
+		seg = append(seg, d...)
+	}
+	f.Add(seg)
+	f.Add(header[:])
+	f.Add([]byte("tbwal\n\x00\x02"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := readRecords(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		if bytes.Equal(b, seg) && len(recs) != 3 {
+			t.Fatalf("%d records read from a segment of 3", len(recs))
+		}
+		total := 0
+		for _, r := range recs {
+			total += frameSize + len(r)
+		}
+		if len(recs) > 0 && total+len(header) > len(b) {
+			t.Fatalf("%d bytes of records read from %d bytes", total, len(b))
+		}
+	})
+}

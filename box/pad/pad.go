@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -60,6 +61,7 @@ import (
 
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
+	"tiersbox/box/wal"
 	"tiersbox/box/ydoc"
 )
 
@@ -103,6 +105,10 @@ type Options struct {
 	// journal entry. Zero means DefaultWindow.
 	Window time.Duration
 	Logger *slog.Logger
+	// WALDir is the folder of the write-ahead log, which holds each edit
+	// from its arrival to its journal entry. Empty means "pad-wal" beside
+	// the database.
+	WALDir string
 }
 
 // Service holds the open pads. It is safe for concurrent use.
@@ -112,10 +118,14 @@ type Service struct {
 	window time.Duration
 	logger *slog.Logger
 
+	// wal holds each edit from its arrival to its journal entry: an
+	// append there costs one disk sync shared by the edits of every pad
+	// that arrive meanwhile (box/wal).
+	wal *wal.Log
+
 	mu     sync.Mutex
 	pads   map[string]*Pad
-	walN   uint64 // next write-ahead key suffix
-	closed bool   // after Close: no more timers, no more edits
+	closed bool // after Close: no more timers, no more edits
 
 	flags   map[string]Flags // pads staff locked or archived (flags.go)
 	onFlags []func(string, Flags)
@@ -134,10 +144,10 @@ type Service struct {
 }
 
 // New returns the pad service and flushes to the journal whatever the
-// write-ahead bucket kept from before a crash.
-func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
+// write-ahead log kept from before a crash.
+func New(st *store.Store, j *journal.Journal, opts Options) (s *Service, err error) {
 	o := j.Origin()
-	s := &Service{st: st, j: j, window: opts.Window, logger: opts.Logger, pads: make(map[string]*Pad),
+	s = &Service{st: st, j: j, window: opts.Window, logger: opts.Logger, pads: make(map[string]*Pad),
 		clientID: uint64(binary.BigEndian.Uint32(o[:4])) | 1}
 	if s.window <= 0 {
 		s.window = DefaultWindow
@@ -148,7 +158,21 @@ func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
 	if err := s.loadFlags(); err != nil {
 		return nil, err
 	}
-	if err := s.recover(); err != nil {
+	dir := opts.WALDir
+	if dir == "" {
+		dir = filepath.Join(st.Dir(), "pad-wal")
+	}
+	l, left, err := wal.Open(dir, wal.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("pad: %w", err)
+	}
+	s.wal = l
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if err := s.recover(left); err != nil {
 		return nil, err
 	}
 	// After recover: the pads it opened are in s.pads, and catching up
@@ -159,68 +183,138 @@ func New(st *store.Store, j *journal.Journal, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// walRecord is one write-ahead entry.
+// walRecord is one edit in the write-ahead log.
 type walRecord struct {
-	Author string `json:"a,omitempty"`
-	Update []byte `json:"u"`
-	key    []byte // where it is in the write-ahead bucket
+	Author string
+	Update []byte
+	pos    wal.Pos // where it is in the write-ahead log
+	// key is where an earlier version of the box kept it, in the
+	// pad_wal bucket, if there: read at start-up, never written.
+	key []byte
 }
 
-// deleteWAL removes write-ahead records.
-func deleteWAL(tx *bolt.Tx, keys ...[]byte) error {
-	wal := tx.Bucket(store.BucketPadWAL)
-	for _, k := range keys {
-		if err := wal.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// encodeWAL writes a record as uvarint(len(author)), author, update:
-// cheaper than JSON for the many small updates of typing.
-func encodeWAL(author string, update []byte) []byte {
-	b := make([]byte, 0, binary.MaxVarintLen64+len(author)+len(update))
+// encodeWAL writes a record as uvarint(len(name)), name,
+// uvarint(len(author)), author, update.
+func encodeWAL(name, author string, update []byte) []byte {
+	b := make([]byte, 0, 2*binary.MaxVarintLen64+len(name)+len(author)+len(update))
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	b = append(b, name...)
 	b = binary.AppendUvarint(b, uint64(len(author)))
 	b = append(b, author...)
 	return append(b, update...)
 }
 
-func decodeWAL(b []byte) (walRecord, error) {
+var errDamagedRecord = errors.New("pad: damaged write-ahead record")
+
+// decodeWAL reads a record encodeWAL wrote.
+func decodeWAL(b []byte) (name string, r walRecord, err error) {
+	name, b, ok := cutString(b)
+	if !ok || !ValidName(name) {
+		return "", walRecord{}, errDamagedRecord
+	}
+	r.Author, r.Update, ok = cutString(b)
+	if !ok {
+		return "", walRecord{}, errDamagedRecord
+	}
+	return name, r, nil
+}
+
+// cutString reads a uvarint length and that many bytes.
+func cutString(b []byte) (string, []byte, bool) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {
-		return walRecord{}, errors.New("pad: damaged write-ahead record")
+		return "", nil, false
 	}
-	return walRecord{Author: string(b[k : k+int(n)]), Update: append([]byte(nil), b[k+int(n):]...)}, nil
+	return string(b[k : k+int(n)]), b[k+int(n):], true
 }
 
-func walKey(name string, n uint64) []byte {
-	k := append([]byte(name), 0)
-	return binary.BigEndian.AppendUint64(k, n)
-}
-
-// recover moves write-ahead updates left by a crash into the journal.
-func (s *Service) recover() error {
+// readLegacyWAL returns the records an earlier version of the box left
+// in the pad_wal bucket, by pad: uvarint(len(author)), author, update,
+// under the key name, NUL, uint64.
+func (s *Service) readLegacyWAL() (map[string][]walRecord, error) {
 	byPad := make(map[string][]walRecord)
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error {
+			if len(k) < 9 {
+				return errDamagedRecord
+			}
+			author, update, ok := cutString(v)
+			if !ok {
+				return errDamagedRecord
+			}
 			name := string(k[:len(k)-9])
-			r, err := decodeWAL(v)
-			if err != nil {
-				return err
-			}
-			r.key = bytes.Clone(k)
-			byPad[name] = append(byPad[name], r)
-			if n := binary.BigEndian.Uint64(k[len(k)-8:]); n >= s.walN {
-				s.walN = n + 1
-			}
+			byPad[name] = append(byPad[name], walRecord{Author: author, Update: bytes.Clone(update), key: bytes.Clone(k)})
 			return nil
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("pad: read write-ahead log: %w", err)
+		return nil, fmt.Errorf("pad: read write-ahead bucket: %w", err)
 	}
-	for name, recs := range byPad {
+	return byPad, nil
+}
+
+// deleteLegacyWAL removes records from the pad_wal bucket.
+func deleteLegacyWAL(tx *bolt.Tx, recs []walRecord) error {
+	b := tx.Bucket(store.BucketPadWAL)
+	for _, r := range recs {
+		if r.key != nil {
+			if err := b.Delete(r.key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// release tells the write-ahead log, and the bucket of earlier versions,
+// that recs need not be kept any more: they are journaled, or no pad can
+// apply them.
+func (s *Service) release(recs []walRecord) error {
+	var pos []wal.Pos
+	legacy := false
+	for _, r := range recs {
+		if r.key != nil {
+			legacy = true
+		} else {
+			pos = append(pos, r.pos)
+		}
+	}
+	s.wal.Release(pos...)
+	if !legacy {
+		return nil
+	}
+	return s.st.Update(func(tx *bolt.Tx) error { return deleteLegacyWAL(tx, recs) })
+}
+
+// recover journals the edits the write-ahead log kept from before a
+// crash. The log returns every record of a segment not wholly released,
+// so some are journaled already: those the pad covers are let go.
+func (s *Service) recover(left []wal.Record) error {
+	byPad, err := s.readLegacyWAL()
+	if err != nil {
+		return err
+	}
+	var names []string
+	for name := range byPad {
+		names = append(names, name)
+	}
+	for _, r := range left {
+		name, rec, err := decodeWAL(r.Data)
+		if err != nil {
+			// The log's checksum held, yet this program did not write
+			// it: dropped with a log line, not read at every start.
+			s.logger.Error("dropping an unreadable write-ahead record", "error", err)
+			s.wal.Release(r.Pos)
+			continue
+		}
+		rec.pos = r.Pos
+		if _, ok := byPad[name]; !ok {
+			names = append(names, name)
+		}
+		byPad[name] = append(byPad[name], rec)
+	}
+	for _, name := range names {
+		recs := byPad[name]
 		p, err := s.Open(name)
 		if err != nil {
 			// One damaged pad must not keep the box from starting: its
@@ -228,28 +322,37 @@ func (s *Service) recover() error {
 			s.logger.Error("recovering pad edits", "pad", name, "error", err)
 			continue
 		}
-		var dropped [][]byte
+		var done []walRecord
 		p.mu.Lock()
 		for _, r := range recs {
-			if err := p.doc.ApplyUpdate(r.Update); err != nil {
+			covered, err := p.doc.Covers(r.Update)
+			if err == nil && !covered {
+				err = p.doc.ApplyUpdate(r.Update)
+			}
+			switch {
+			case err != nil:
 				s.logger.Error("dropping an unreadable write-ahead update", "pad", name, "error", err)
-				dropped = append(dropped, r.key)
-				continue
+				done = append(done, r)
+			case covered:
+				done = append(done, r)
+			default:
+				p.unflushed = append(p.unflushed, r)
 			}
-			p.unflushed = append(p.unflushed, r)
 		}
+		recovered := len(p.unflushed)
 		p.mu.Unlock()
-		// What no pad can apply is not kept, to be read at every start.
-		if len(dropped) > 0 {
-			if err := s.st.Update(func(tx *bolt.Tx) error { return deleteWAL(tx, dropped...) }); err != nil {
-				s.logger.Error("dropping unreadable write-ahead updates", "pad", name, "error", err)
-			}
+		// What is journaled already, or no pad can apply, is not kept to
+		// be read at every start.
+		if err := s.release(done); err != nil {
+			s.logger.Error("dropping write-ahead updates", "pad", name, "error", err)
 		}
 		if err := p.flushPending(false); err != nil {
 			s.logger.Error("recovering pad edits", "pad", name, "error", err)
 			continue
 		}
-		s.logger.Info("pad edits recovered after an unclean stop", "pad", name, "count", len(recs))
+		if recovered > 0 {
+			s.logger.Info("pad edits recovered after an unclean stop", "pad", name, "count", recovered)
+		}
 	}
 	return nil
 }
@@ -435,35 +538,29 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	if closed {
 		return ErrClosed
 	}
-	s.mu.Lock()
-	key := walKey(p.name, s.walN)
-	s.walN++
-	s.mu.Unlock()
-	rec := encodeWAL(author, update)
-	// Batch gathers the writes of concurrent clients into one synced
-	// transaction.
-	if err := s.st.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(store.BucketPadWAL).Put(key, rec)
-	}); err != nil {
+	// The write-ahead log shares one disk sync among the edits of every
+	// pad that arrive meanwhile.
+	pos, err := s.wal.Append(encodeWAL(p.name, author, update))
+	if errors.Is(err, wal.ErrClosed) {
+		return ErrClosed
+	}
+	if err != nil {
 		return fmt.Errorf("pad %s: write-ahead: %w", p.name, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// Staff may have locked the pad while the update was written: under
-	// the pad's lock, the flags are settled (setFlags).
-	if p.Flags().ReadOnly() {
-		s.st.Update(func(tx *bolt.Tx) error { return deleteWAL(tx, key) })
-		return ErrLocked
-	}
+	// Staff may have locked the pad while the update was written. It is
+	// applied all the same: it reached the disk before the lock reached
+	// the pad, and would be recovered after a crash.
 	if err := p.doc.ApplyUpdate(update); err != nil {
 		// Cannot happen after the decode check, except for references a
-		// decode cannot see; keep the log consistent either way.
-		s.st.Update(func(tx *bolt.Tx) error { return deleteWAL(tx, key) })
+		// decode cannot see; recovery would drop it too.
+		s.wal.Release(pos)
 		return err
 	}
 	// A copy of the exact size: the caller's buffer is often much larger
 	// (a websocket read), and a second of edits waits here.
-	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: bytes.Clone(update), key: key})
+	p.unflushed = append(p.unflushed, walRecord{Author: author, Update: bytes.Clone(update), pos: pos})
 	p.size += len(update)
 	if p.timer == nil {
 		p.timer = time.AfterFunc(s.window, p.flush)
@@ -566,11 +663,11 @@ func (p *Pad) flushPending(ifOpen bool) error {
 		p.mu.Unlock()
 		return nil
 	}
+	recs := p.unflushed[:n:n]
 	updates := make([][]byte, n)
-	keys := make([][]byte, n)
-	author := p.unflushed[0].Author
-	for i, r := range p.unflushed {
-		updates[i], keys[i] = r.Update, r.key
+	author := recs[0].Author
+	for i, r := range recs {
+		updates[i] = r.Update
 		if r.Author != author {
 			author = ""
 		}
@@ -591,7 +688,7 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	}
 	var at journal.Time
 	_, err = p.s.j.AppendWith(func(tx *bolt.Tx, entries []journal.Entry) error {
-		if err := deleteWAL(tx, keys...); err != nil {
+		if err := deleteLegacyWAL(tx, recs); err != nil {
 			return err
 		}
 		e := entries[len(entries)-1]
@@ -602,6 +699,7 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	if err != nil {
 		return err
 	}
+	p.s.wal.Release(positions(recs)...)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -615,6 +713,16 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	// Only a catch-up changes heads otherwise, and it waits for flushMu.
 	p.heads, p.updated = heads, max(p.updated, at)
 	return nil
+}
+
+func positions(recs []walRecord) []wal.Pos {
+	out := make([]wal.Pos, 0, len(recs))
+	for _, r := range recs {
+		if r.key == nil {
+			out = append(out, r.pos)
+		}
+	}
+	return out
 }
 
 // writeCache replaces the pad's cache with state, which includes the
@@ -843,6 +951,11 @@ func (s *Service) Close() error {
 		if err := p.Flush(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Edits of an Apply that began before Close and ends after it stay
+	// in the log, for the next start.
+	if err := s.wal.Close(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -2,8 +2,10 @@ package pad
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
+	"tiersbox/box/wal"
 	"tiersbox/box/ydoc"
 )
 
@@ -367,14 +370,21 @@ func TestEditAppliedDuringAFlush(t *testing.T) {
 	if got := journaled.Text(ContentName).String(); got != "avant pendant" {
 		t.Fatalf("after a clean stop the journal holds %q", got)
 	}
-	if n := walCount(b.st); n != 0 {
+	if n := walCount(t, b.st); n != 0 {
 		t.Fatalf("%d write-ahead records left after a clean stop", n)
 	}
 	b.st.Close()
 }
 
-func walCount(st *store.Store) int {
-	n := 0
+// walCount counts the write-ahead records a start would read: in the
+// log's files, and in the bucket of earlier versions.
+func walCount(t *testing.T, st *store.Store) int {
+	t.Helper()
+	recs, err := wal.Read(filepath.Join(st.Dir(), "pad-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(recs)
 	st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketPadWAL).ForEach(func(k, v []byte) error { n++; return nil })
 	})
@@ -429,43 +439,174 @@ func TestEditsWhileFlushing(t *testing.T) {
 	}
 	var entries int
 	b.j.Target(TargetPrefix+"busy", func(journal.Entry) error { entries++; return nil })
-	if wal := walCount(b.st); wal != 0 || entries < 2 {
+	if wal := walCount(t, b.st); wal != 0 || entries < 2 {
 		t.Fatalf("%d journal entries (want several), %d write-ahead records left (want none)", entries, wal)
 	}
 	b.st.Close()
 }
 
 // TestUnreadableWriteAheadRecordIsDropped: a write-ahead update that does
-// not apply (written by a damaged disk, say) is dropped at start-up, with
-// the readable ones of the same pad journaled, and is not read again at
-// the next start.
+// not apply, or a record that does not decode (written by a damaged disk,
+// say), is dropped at start-up, with the readable ones of the same pad
+// journaled, and is not read again at the next start.
 func TestUnreadableWriteAheadRecordIsDropped(t *testing.T) {
 	dir := t.TempDir()
-	b := openBox(t, dir, time.Hour)
 	c := newClient(4)
 	good := c.typeAt(0, "lisible")
-	err := b.st.Update(func(tx *bolt.Tx) error {
-		wal := tx.Bucket(store.BucketPadWAL)
-		if err := wal.Put(walKey("abimee", 100), encodeWAL("", []byte{0xff, 0x01, 0x02})); err != nil {
-			return err
-		}
-		if err := wal.Put(walKey("seule", 101), encodeWAL("", []byte{0xff})); err != nil {
-			return err
-		}
-		return wal.Put(walKey("abimee", 102), encodeWAL("", good))
-	})
+	l, _, err := wal.Open(filepath.Join(dir, "pad-wal"), wal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.st.Close()
-
-	b = openBox(t, dir, time.Hour)
-	if n := walCount(b.st); n != 0 {
-		t.Fatalf("%d write-ahead records left after start-up", n)
+	for _, rec := range [][]byte{
+		encodeWAL("abimee", "", []byte{0xff, 0x01, 0x02}),
+		encodeWAL("seule", "", []byte{0xff}),
+		{0xff, 0xff},                  // no name
+		encodeWAL("../etc", "", good), // not a pad's name
+		encodeWAL("abimee", "", good),
+	} {
+		if _, err := l.Append(rec); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// Not closed, as after a crash.
+
+	b := openBox(t, dir, time.Hour)
 	p, _ := b.svc.Open("abimee")
 	if p.Text() != "lisible" {
 		t.Fatalf("recovered text %q", p.Text())
 	}
+	if err := b.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := walCount(t, b.st); n != 0 {
+		t.Fatalf("%d write-ahead records left after start-up and a clean stop", n)
+	}
 	b.st.Close()
+}
+
+// TestRecoveryJournalsEachEditOnce: after a crash the log still holds
+// records already journaled (a segment goes only once all its records
+// are); recovery journals only the edits the journal lacks, and none
+// twice.
+func TestRecoveryJournalsEachEditOnce(t *testing.T) {
+	dir := t.TempDir()
+	b := openBox(t, dir, time.Hour)
+	p, _ := b.svc.Open("relance")
+	c := newClient(21)
+	d := newClient(22)
+	entries := func(b *testBox) int {
+		n := 0
+		b.j.Target(TargetPrefix+"relance", func(journal.Entry) error { n++; return nil })
+		return n
+	}
+	for _, s := range []string{"un ", "deux "} {
+		if err := p.Apply(c.typeAt(0, s), "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// A deletion only, and another client's insertion: neither journaled.
+	c.updates = nil
+	c.doc.Text(ContentName).Delete(0, 3)
+	if err := p.Apply(c.updates[0], "", nil); err != nil {
+		t.Fatal(err)
+	}
+	d.doc.ApplyUpdate(c.doc.EncodeStateAsUpdate(nil))
+	if err := p.Apply(d.typeAt(0, "trois "), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := p.Text()
+	if n := walCount(t, b.st); n != 4 {
+		t.Fatalf("%d records in the log, want the 4 of its one segment", n)
+	}
+	b.st.Close() // a crash: no flush, the log left open
+
+	b = openBox(t, dir, time.Hour)
+	p, _ = b.svc.Open("relance")
+	if p.Text() != want {
+		t.Fatalf("recovered %q, want %q", p.Text(), want)
+	}
+	if n := entries(b); n != 2 {
+		t.Fatalf("%d journal entries, want the flush's and the recovery's", n)
+	}
+	// The recovery's entry holds only what the first lacks: the other
+	// client's text, not the first two edits again.
+	var last []byte
+	b.j.Target(TargetPrefix+"relance", func(e journal.Entry) error { last = e.Payload; return nil })
+	if !bytes.Contains(last, []byte("trois")) || bytes.Contains(last, []byte("deux")) {
+		t.Fatalf("the recovery's entry: %q", last)
+	}
+
+	// A crash right after the recovery: every record is journaled by
+	// then, and the next start adds nothing.
+	b.st.Close()
+	b = openBox(t, dir, time.Hour)
+	p, _ = b.svc.Open("relance")
+	if p.Text() != want || entries(b) != 2 {
+		t.Fatalf("after a second start: %q, %d entries", p.Text(), entries(b))
+	}
+	if err := b.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := walCount(t, b.st); n != 0 {
+		t.Fatalf("%d records left after a clean stop", n)
+	}
+	b.st.Close()
+}
+
+// TestEarlierWriteAheadBucketIsRecovered: edits that an earlier version of
+// the box kept in the database's pad_wal bucket when it crashed are
+// journaled at the next start, and the bucket emptied.
+func TestEarlierWriteAheadBucketIsRecovered(t *testing.T) {
+	dir := t.TempDir()
+	b := openBox(t, dir, time.Hour)
+	c := newClient(5)
+	update := c.typeAt(0, "d'avant")
+	err := b.st.Update(func(tx *bolt.Tx) error {
+		v := binary.AppendUvarint(nil, uint64(len("ancienne")))
+		v = append(append(v, "ancienne"...), update...)
+		k := binary.BigEndian.AppendUint64([]byte("vieux\x00"), 3)
+		return tx.Bucket(store.BucketPadWAL).Put(k, v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.svc.Close()
+	b.st.Close()
+
+	b = openBox(t, dir, time.Hour)
+	defer b.st.Close()
+	p, _ := b.svc.Open("vieux")
+	if p.Text() != "d'avant" {
+		t.Fatalf("recovered %q", p.Text())
+	}
+	var authors []string
+	b.j.Target(TargetPrefix+"vieux", func(e journal.Entry) error { authors = append(authors, e.Author); return nil })
+	if fmt.Sprint(authors) != "[ancienne]" {
+		t.Fatalf("journal entries by %q", authors)
+	}
+	if n := walCount(t, b.st); n != 0 {
+		t.Fatalf("%d records left", n)
+	}
+}
+
+// FuzzDecodeWAL: whatever a record holds, decoding it gives an error or a
+// valid pad name, never a panic; what encodeWAL writes decodes back.
+func FuzzDecodeWAL(f *testing.F) {
+	f.Add("atelier", "Zoé", []byte{0, 0})
+	f.Add("", "", []byte(nil))
+	f.Fuzz(func(t *testing.T, name, author string, update []byte) {
+		if n, _, err := decodeWAL(update); err == nil && !ValidName(n) {
+			t.Fatalf("decoded the name %q", n)
+		}
+		n, r, err := decodeWAL(encodeWAL(name, author, update))
+		if ValidName(name) != (err == nil) {
+			t.Fatalf("name %q: %v", name, err)
+		}
+		if err == nil && (n != name || r.Author != author || !bytes.Equal(r.Update, update)) {
+			t.Fatalf("read back %q %q %x", n, r.Author, r.Update)
+		}
+	})
 }

@@ -128,7 +128,8 @@ type Options struct {
 
 // Store is an open database. It is safe for concurrent use; Close it once.
 type Store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	dir string
 }
 
 // Open opens (creating if needed) the database in dir and migrates it to the
@@ -163,7 +164,7 @@ func open(dir string, opts Options, migs []Migration) (*Store, error) {
 	// short wait keeps an edit's way to the other visitors quick (the
 	// sync itself gathers what arrives meanwhile).
 	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db}
+	s := &Store{db: db, dir: dir}
 	if opts.ReadOnly {
 		return s, nil
 	}
@@ -215,6 +216,10 @@ func (s *Store) SchemaVersion() (uint64, error) {
 	})
 	return v, err
 }
+
+// Dir returns the data folder the database is in: other files of the
+// box's state live beside it.
+func (s *Store) Dir() string { return s.dir }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }

@@ -14,8 +14,6 @@
 // uint32 length, uint32 CRC-32C of the data (both big-endian), data. A
 // crash can leave the last record of a segment torn: it was never
 // acknowledged, and reading stops there.
-//
-// Only box packages import wal.
 package wal
 
 import (
@@ -105,32 +103,26 @@ func Open(dir string, opts Options) (*Log, []Record, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("wal: create %s: %w", dir, err)
 	}
-	segs, err := segments(dir)
-	if err != nil {
-		return nil, nil, err
-	}
 	l := &Log{dir: dir, segmentSize: opts.SegmentSize, live: make(map[uint64]int), next: &group{}}
 	if l.segmentSize <= 0 {
 		l.segmentSize = DefaultSegmentSize
 	}
 	l.cond = sync.NewCond(&l.mu)
-	var recs []Record
+	segs, recs, err := read(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range recs {
+		l.live[r.Pos.seg]++
+	}
 	next := uint64(1)
 	for _, seg := range segs {
 		next = seg + 1
-		data, err := readSegment(l.path(seg))
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(data) == 0 {
+		if _, ok := l.live[seg]; !ok {
+			// Nothing in it: a crash right after it was started.
 			if err := os.Remove(l.path(seg)); err != nil {
 				return nil, nil, fmt.Errorf("wal: %w", err)
 			}
-			continue
-		}
-		l.live[seg] = len(data)
-		for _, d := range data {
-			recs = append(recs, Record{Data: d, Pos: Pos{seg}})
 		}
 	}
 	if err := l.startSegment(next); err != nil {
@@ -139,9 +131,34 @@ func Open(dir string, opts Options) (*Log, []Record, error) {
 	return l, recs, nil
 }
 
-func (l *Log) path(seg uint64) string {
-	return filepath.Join(l.dir, fmt.Sprintf("%016x.wal", seg))
+// Read returns the records of the log in dir without opening it for
+// appends, as Open would: for a look at what a log holds.
+func Read(dir string) ([]Record, error) {
+	_, recs, err := read(dir)
+	return recs, err
 }
+
+func read(dir string) (segs []uint64, recs []Record, err error) {
+	if segs, err = segments(dir); err != nil {
+		return nil, nil, err
+	}
+	for _, seg := range segs {
+		data, err := readSegment(segmentPath(dir, seg))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range data {
+			recs = append(recs, Record{Data: d, Pos: Pos{seg}})
+		}
+	}
+	return segs, recs, nil
+}
+
+func segmentPath(dir string, seg uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%016x.wal", seg))
+}
+
+func (l *Log) path(seg uint64) string { return segmentPath(l.dir, seg) }
 
 // segments lists the segment numbers in dir, in order.
 func segments(dir string) ([]uint64, error) {

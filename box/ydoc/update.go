@@ -213,6 +213,44 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 	return err
 }
 
+// Covers reports whether the document holds all that update would bring:
+// every struct in it, and each of its deletions done. Applying such an
+// update changes nothing, so whoever keeps a log of updates can tell one
+// it has kept already. Structs waiting for their dependencies are not
+// held. A malformed update returns an error wrapping ErrMalformed.
+func (d *Doc) Covers(update []byte) (bool, error) {
+	refs, ds, err := decodeUpdate(update)
+	if err != nil {
+		return false, err
+	}
+	for client, rl := range refs {
+		state := d.store.state(client)
+		for _, it := range rl.refs {
+			if it.kind != kindSkip && it.id.Clock+uint64(it.length) > state {
+				return false, nil
+			}
+		}
+	}
+	for client, rs := range ds {
+		structs := d.store.clients[client]
+		state := d.store.state(client)
+		for _, r := range rs {
+			if r.len == 0 {
+				continue
+			}
+			if r.clock+r.len > state {
+				return false, nil
+			}
+			for i := findIndex(structs, r.clock); i < len(structs) && structs[i].id.Clock < r.clock+r.len; i++ {
+				if !structs[i].isDeleted() {
+					return false, nil
+				}
+			}
+		}
+	}
+	return true, nil
+}
+
 // CheckUpdate reports whether ApplyUpdate would accept update, without a
 // document: it decodes it whole and checks its references, as ApplyUpdate
 // does before it changes anything.

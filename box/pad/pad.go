@@ -47,6 +47,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"path/filepath"
@@ -160,7 +161,7 @@ func New(st *store.Store, j *journal.Journal, opts Options) (s *Service, err err
 	}
 	dir := opts.WALDir
 	if dir == "" {
-		dir = filepath.Join(st.Dir(), "pad-wal")
+		dir = walDir(st.Dir())
 	}
 	l, left, err := wal.Open(dir, wal.Options{})
 	if err != nil {
@@ -181,6 +182,20 @@ func New(st *store.Store, j *journal.Journal, opts Options) (s *Service, err err
 		return nil, err
 	}
 	return s, nil
+}
+
+// walDir is the write-ahead log's folder in the data folder.
+func walDir(dataDir string) string { return filepath.Join(dataDir, "pad-wal") }
+
+// Waiting returns how many edits the write-ahead log in the data folder
+// holds, when the box is not running: edits from before an unclean stop,
+// some perhaps journaled already, that the next start journals.
+func Waiting(dataDir string) (int, error) {
+	recs, err := wal.Read(walDir(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	return len(recs), err
 }
 
 // walRecord is one edit in the write-ahead log.
@@ -937,10 +952,10 @@ func (p *Pad) catchUp() error {
 	return nil
 }
 
-// Close flushes every open pad.
-func (s *Service) Close() error {
+// Flush journals every open pad's pending edits now: before a backup,
+// which copies the database and not the write-ahead log.
+func (s *Service) Flush() error {
 	s.mu.Lock()
-	s.closed = true
 	pads := make([]*Pad, 0, len(s.pads))
 	for _, p := range s.pads {
 		pads = append(pads, p)
@@ -951,6 +966,18 @@ func (s *Service) Close() error {
 		if err := p.Flush(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close flushes every open pad.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	var errs []error
+	if err := s.Flush(); err != nil {
+		errs = append(errs, err)
 	}
 	// Edits of an Apply that began before Close and ends after it stay
 	// in the log, for the next start.

@@ -518,8 +518,8 @@ func TestRecoveryJournalsEachEditOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := p.Text()
-	if n := walCount(t, b.st); n != 4 {
-		t.Fatalf("%d records in the log, want the 4 of its one segment", n)
+	if n, err := Waiting(dir); n != 4 || err != nil {
+		t.Fatalf("%d records in the log (%v), want the 4 of its one segment", n, err)
 	}
 	b.st.Close() // a crash: no flush, the log left open
 
@@ -553,7 +553,13 @@ func TestRecoveryJournalsEachEditOnce(t *testing.T) {
 	if n := walCount(t, b.st); n != 0 {
 		t.Fatalf("%d records left after a clean stop", n)
 	}
+	if n, err := Waiting(dir); n != 0 || err != nil {
+		t.Fatalf("Waiting after a clean stop: %d, %v", n, err)
+	}
 	b.st.Close()
+	if n, err := Waiting(t.TempDir()); n != 0 || err != nil {
+		t.Fatalf("Waiting in a data folder without a log: %d, %v", n, err)
+	}
 }
 
 // TestEarlierWriteAheadBucketIsRecovered: edits that an earlier version of

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+
+	"tiersbox/box/ydoc"
 )
 
 const backupPassword = "un mot de passe"
@@ -105,11 +108,45 @@ func TestE2EBackupRestore(t *testing.T) {
 	}
 	idA := deviceID(t, dataA)
 
-	// Staff download the backup.
+	// Staff log in to download the backup.
 	staff := staffCookie(t, a)
+
+	// An edit typed just before the backup, seen by another visitor: it
+	// waits in the write-ahead log, and the backup journals it first.
+	lastPad := "derniere-minute"
+	wsURL := "ws" + strings.TrimPrefix(a.url, "http") + "ws/pads/" + lastPad
+	observer, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer observer.Close()
+	writer, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	typed := ydoc.NewDoc(ydoc.Options{ClientID: 41})
+	var update []byte
+	typed.OnUpdate(func(u []byte) { update = bytes.Clone(u) })
+	typed.Text("content").Insert(0, "Écrit juste avant la sauvegarde.")
+	if err := writer.WriteMessage(websocket.BinaryMessage, syncUpdate(update)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		observer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, msg, err := observer.ReadMessage()
+		if err != nil {
+			t.Fatalf("the other visitor: %v", err)
+		}
+		if bytes.Equal(msg, syncUpdate(update)) {
+			break
+		}
+	}
+
+	// They download it.
 	req, _ := http.NewRequest(http.MethodGet, a.url+"admin/backup/download", nil)
 	req.AddCookie(staff)
-	res, err := http.DefaultClient.Do(req)
+	res, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +180,9 @@ func TestE2EBackupRestore(t *testing.T) {
 		defer b.stop(t, os.Interrupt)
 		if got := readContent(t, b, padName, filePath); got != want {
 			t.Errorf("restored content differs:\npad %q\nwant %q\nchat %s\nwant %s\nfile same: %v", got.pad, want.pad, got.chat, want.chat, got.file == want.file)
+		}
+		if got := string(httpGet(t, b.url+"pads/"+lastPad+".txt", nil)); !strings.Contains(got, "juste avant la sauvegarde") {
+			t.Errorf("the pad written just before the backup was restored as %q", got)
 		}
 		// The old box's staff sessions do not open the new one.
 		req, _ := http.NewRequest(http.MethodGet, b.url+"admin/backup", nil)

@@ -281,7 +281,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		WiFi: boxWiFi(cfg, dataDir, logger), WiFiRequestDir: dataDir, DiskFree: func() (int64, bool) { return diskFree(dataDir) },
 		Pads: pads, Chat: chats, Drive: files, Staff: staffLogin, Metrics: reg, Version: versionString(), Logger: logger,
 		Peers:      newPeersView(links, peers, id, venue.Venue, httpBound, logger),
-		Backup:     &boxBackup{st: st, dataDir: dataDir, jnl: jnl, files: files, restart: func() { restart(errRestart) }, logger: logger},
+		Backup:     &boxBackup{st: st, dataDir: dataDir, jnl: jnl, files: files, flushPads: pads.Flush, restart: func() { restart(errRestart) }, logger: logger},
 		Moderation: moderation.New(jnl),
 	})
 	if err != nil {
@@ -352,7 +352,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })
 	}
 	g.Go(func() error {
-		return serveControl(gctx, dataDir, links, peers, logger, controlBackup(st, dataDir, logger),
+		return serveControl(gctx, dataDir, links, peers, logger, controlBackup(st, dataDir, pads.Flush, logger),
 			func(mux *http.ServeMux) { controlExport(mux, pages.WriteExport, logger) })
 	})
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
+	"tiersbox/box/pad"
 	"tiersbox/box/store"
 )
 
@@ -107,7 +109,8 @@ func TestRoundTripTakeIdentity(t *testing.T) {
 }
 
 // A restore over a box replaces its database and drive, and keeps what
-// it replaced aside.
+// it replaced aside, with the pads' write-ahead log of the old database:
+// the restored one must not take edits of the box it replaces.
 func TestApplyReplacesAndKeepsAside(t *testing.T) {
 	src := sourceBox(t)
 	archive, _ := src.backup(t)
@@ -115,6 +118,11 @@ func TestApplyReplacesAndKeepsAside(t *testing.T) {
 	other.upload(t, "", "ancien.txt", "ancien")
 	otherID := other.id.DeviceID
 	other.close()
+	segment := filepath.Join(pad.WALFolder, "0000000000000001.wal")
+	os.MkdirAll(filepath.Join(other.data, pad.WALFolder), 0o700)
+	if err := os.WriteFile(filepath.Join(other.data, segment), []byte("edits of the old box"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Stage(other.data, bytes.NewReader(archive), false); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +138,12 @@ func TestApplyReplacesAndKeepsAside(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(applied.Aside, store.FileName)); err != nil {
 		t.Errorf("the old database aside: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(applied.Aside, segment)); string(b) != "edits of the old box" {
+		t.Errorf("the old write-ahead log aside: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(other.data, pad.WALFolder)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a write-ahead log is left in the restored box: %v", err)
 	}
 	got := openTestBox(t, other.data)
 	if got.id.DeviceID != otherID {

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"tiersbox/box/identity"
+	"tiersbox/box/pad"
 	"tiersbox/box/staff"
 	"tiersbox/box/store"
 	"tiersbox/internal/durable"
@@ -203,11 +204,15 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 		// The key first, as identity.Create writes them.
 		moves = append(moves, move{NameKey, identity.KeyFile}, move{NameCert, identity.CertFile})
 	}
+	// The pads' write-ahead log goes aside with the database it belongs
+	// to, and no restored one replaces it (a backup journals it first).
 	// The database last: until it is in place, the restore is not done.
-	moves = append(moves, move{"drive", "drive"}, move{"drive-thumbs", "drive-thumbs"}, move{NameDatabase, store.FileName})
+	moves = append(moves, move{"drive", "drive"}, move{"drive-thumbs", "drive-thumbs"}, move{"", pad.WALFolder}, move{NameDatabase, store.FileName})
 	for _, mv := range moves {
 		from, to := filepath.Join(pending, filepath.FromSlash(mv.from)), filepath.Join(dataDir, mv.to)
-		if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
+		if mv.from == "" {
+			from = ""
+		} else if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
 			continue // moved by an earlier, interrupted run
 		}
 		if fi, err := os.Lstat(to); err == nil && fi.IsDir() && os.Remove(to) == nil {
@@ -222,6 +227,9 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 				return nil, fmt.Errorf("backup: move %s aside: %w", to, err)
 			}
 			applied.Aside = aside
+		}
+		if from == "" {
+			continue
 		}
 		if err := os.Rename(from, to); err != nil {
 			return nil, fmt.Errorf("backup: put %s in place: %w", to, err)

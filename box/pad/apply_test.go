@@ -274,3 +274,41 @@ func TestCatchUpAtStart(t *testing.T) {
 		t.Errorf("B holds %q", p.Text())
 	}
 }
+
+// TestPendingEditSurvivesACatchUpAndACrash: another box's entry arrives
+// while an edit of this box waits for its journal entry; the pad's cache
+// written then must not hold that edit, or recovery after a crash would
+// find it covered and never journal it.
+func TestPendingEditSurvivesACatchUpAndACrash(t *testing.T) {
+	dirA := t.TempDir()
+	a := openBoxAs(t, dirA, journal.Origin{1}, time.Hour)
+	b := openBoxAs(t, t.TempDir(), journal.Origin{2}, time.Hour)
+	defer b.st.Close()
+	pa, _ := a.svc.Open("partage")
+	pb, _ := b.svc.Open("partage")
+	here, there := newClient(31), newClient(32)
+	if err := pb.Apply(there.typeAt(0, "de là-bas "), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pa.Apply(here.typeAt(0, "d'ici "), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.svc.Apply(syncJournal(t, b, a)...); err != nil {
+		t.Fatal(err)
+	}
+	want := pa.Text()
+	a.st.Close() // a crash: the edit of this box is not journaled
+
+	a = openBoxAs(t, dirA, journal.Origin{1}, time.Hour)
+	defer a.st.Close()
+	journaled, err := a.svc.Rebuild("partage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := journaled.Text(ContentName).String(); got != want {
+		t.Fatalf("the journal holds %q after recovery, the pad held %q", got, want)
+	}
+}

@@ -3,15 +3,16 @@
 //
 // # Durability and the journal
 //
-// Every update a browser sends is written to a write-ahead bucket, synced
-// to disk, before it is applied for others to see (Apply returns then); the
-// updates of one pad are merged each second or so into one journal entry
-// of kind "pad.update", which atomically removes them from the
-// write-ahead bucket (edits applied while that entry is written stay there
-// for the next one).
+// Every update a browser sends is written to a write-ahead log (box/wal),
+// synced to disk, before it is applied for others to see (Apply returns
+// then); the updates of one pad are merged each second or so into one
+// journal entry of kind "pad.update", after which the log lets them go
+// (edits applied while that entry is written wait for the next one).
 // So the journal grows with the edit rate, not the keystroke rate, and
-// nothing acknowledged is ever lost: at start-up, what the write-ahead
-// bucket still holds is flushed to the journal first.
+// nothing acknowledged is ever lost: at start-up, what the log still holds
+// is journaled first, except what the pad holds already (a segment of the
+// log goes only once all its records are journaled). For that test to be
+// sound, a pad's cache only ever holds what the journal holds.
 //
 // A pad's state is cached (its encoded document and the journal positions
 // it includes), so opening a pad with a long history reads only what came
@@ -107,7 +108,7 @@ type Options struct {
 	Window time.Duration
 	Logger *slog.Logger
 	// WALDir is the folder of the write-ahead log, which holds each edit
-	// from its arrival to its journal entry. Empty means "pad-wal" beside
+	// from its arrival to its journal entry. Empty means WALFolder beside
 	// the database.
 	WALDir string
 }
@@ -163,7 +164,7 @@ func New(st *store.Store, j *journal.Journal, opts Options) (s *Service, err err
 	if dir == "" {
 		dir = walDir(st.Dir())
 	}
-	l, left, err := wal.Open(dir, wal.Options{})
+	l, left, err := wal.Open(dir, wal.Options{Logger: s.logger})
 	if err != nil {
 		return nil, fmt.Errorf("pad: %w", err)
 	}
@@ -184,8 +185,10 @@ func New(st *store.Store, j *journal.Journal, opts Options) (s *Service, err err
 	return s, nil
 }
 
-// walDir is the write-ahead log's folder in the data folder.
-func walDir(dataDir string) string { return filepath.Join(dataDir, "pad-wal") }
+// WALFolder is the write-ahead log's folder in the data folder.
+const WALFolder = "pad-wal"
+
+func walDir(dataDir string) string { return filepath.Join(dataDir, WALFolder) }
 
 // Waiting returns how many edits the write-ahead log in the data folder
 // holds, when the box is not running: edits from before an unclean stop,
@@ -340,7 +343,13 @@ func (s *Service) recover(left []wal.Record) error {
 		var done []walRecord
 		p.mu.Lock()
 		for _, r := range recs {
-			covered, err := p.doc.Covers(r.Update)
+			// A record of the old bucket was never journaled (the
+			// journal's entry deleted it), though that version's cache
+			// may hold it: it is journaled whatever the pad holds.
+			covered, err := false, error(nil)
+			if r.key == nil {
+				covered, err = p.doc.Covers(r.Update)
+			}
 			if err == nil && !covered {
 				err = p.doc.ApplyUpdate(r.Update)
 			}
@@ -564,9 +573,16 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// Staff may have locked the pad while the update was written. It is
-	// applied all the same: it reached the disk before the lock reached
-	// the pad, and would be recovered after a crash.
+	// Staff may have locked the pad while the update was written: under
+	// the pad's lock, the flags are settled (setFlags), and an edit
+	// refused now is never applied nor journaled in this run. Its record
+	// stays in its segment until all are journaled, so that a crash
+	// meanwhile (a few seconds at most) would let recovery journal it, as
+	// an edit that came just before the lock.
+	if p.Flags().ReadOnly() {
+		s.wal.Release(pos)
+		return ErrLocked
+	}
 	if err := p.doc.ApplyUpdate(update); err != nil {
 		// Cannot happen after the decode check, except for references a
 		// decode cannot see; recovery would drop it too.
@@ -647,8 +663,8 @@ var testHookFlushing func(*Pad)
 func (p *Pad) Flush() error { return p.flushPending(false) }
 
 // flushPending merges the unflushed updates into one journal entry,
-// removing them from the write-ahead log and updating the cache in the
-// same transaction. The pad's lock is held only to take what is pending
+// updating the cache in the same transaction, then lets the write-ahead
+// log drop them. The pad's lock is held only to take what is pending
 // and to drop it once written, not while the disk syncs: edits go on
 // meanwhile, and are passed to the other visitors at once. Held during
 // the sync, as before, it delayed every pad's edits for that long once a
@@ -937,9 +953,16 @@ func (p *Pad) catchUp() error {
 			f(u, nil)
 		}
 	}
-	// The state may include edits still in the write-ahead log: that is
-	// harmless, since applying them again at a restart changes nothing,
-	// and the next flush journals them.
+	// The cache must hold only what the journal holds: recovery lets go
+	// of the write-ahead records a loaded pad covers. With edits pending,
+	// the flush already due writes it, from a state and heads taken
+	// together with them.
+	if len(p.unflushed) > 0 {
+		for _, u := range updates {
+			p.size += len(u)
+		}
+		return nil
+	}
 	state := p.doc.EncodeStateAsUpdate(nil)
 	p.size = len(state)
 	err = p.s.st.Update(func(tx *bolt.Tx) error {

@@ -540,7 +540,7 @@ func TestRecoveryJournalsEachEditOnce(t *testing.T) {
 	}
 
 	// A crash right after the recovery: every record is journaled by
-	// then, and the next start adds nothing.
+	// then, their segment gone, and the next start adds nothing.
 	b.st.Close()
 	b = openBox(t, dir, time.Hour)
 	p, _ = b.svc.Open("relance")
@@ -562,9 +562,42 @@ func TestRecoveryJournalsEachEditOnce(t *testing.T) {
 	}
 }
 
+// TestJournaledRecordsAreLetGo: a crash after a flush leaves its records
+// in the segment appends still go to; the next start finds the pad holds
+// them and journals nothing.
+func TestJournaledRecordsAreLetGo(t *testing.T) {
+	dir := t.TempDir()
+	b := openBox(t, dir, time.Hour)
+	p, _ := b.svc.Open("fait")
+	c := newClient(23)
+	for _, s := range []string{"un ", "deux "} {
+		if err := p.Apply(c.typeAt(0, s), "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := p.Text()
+	b.st.Close() // a crash
+	if n, err := Waiting(dir); n != 2 || err != nil {
+		t.Fatalf("%d records in the log (%v), want the 2 journaled", n, err)
+	}
+
+	b = openBox(t, dir, time.Hour)
+	defer b.st.Close()
+	p, _ = b.svc.Open("fait")
+	n := 0
+	b.j.Target(TargetPrefix+"fait", func(journal.Entry) error { n++; return nil })
+	if p.Text() != want || n != 1 {
+		t.Fatalf("after the start: %q, %d journal entries (want the flush's only)", p.Text(), n)
+	}
+}
+
 // TestEarlierWriteAheadBucketIsRecovered: edits that an earlier version of
 // the box kept in the database's pad_wal bucket when it crashed are
-// journaled at the next start, and the bucket emptied.
+// journaled at the next start, and the bucket emptied, even when that
+// version's cache held them already (it wrote pending edits there).
 func TestEarlierWriteAheadBucketIsRecovered(t *testing.T) {
 	dir := t.TempDir()
 	b := openBox(t, dir, time.Hour)
@@ -574,7 +607,10 @@ func TestEarlierWriteAheadBucketIsRecovered(t *testing.T) {
 		v := binary.AppendUvarint(nil, uint64(len("ancienne")))
 		v = append(append(v, "ancienne"...), update...)
 		k := binary.BigEndian.AppendUint64([]byte("vieux\x00"), 3)
-		return tx.Bucket(store.BucketPadWAL).Put(k, v)
+		if err := tx.Bucket(store.BucketPadWAL).Put(k, v); err != nil {
+			return err
+		}
+		return writeCache(tx, "vieux", c.doc.EncodeStateAsUpdate(nil), "vieux", nil, 0)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -41,8 +41,9 @@ var (
 	// and an index of entries by target.
 	BucketJournal      = []byte("journal")
 	BucketJournalIndex = []byte("journal_index")
-	// pad: updates received and not yet in the journal, and each pad's
-	// cached state.
+	// pad: updates received and not yet in the journal, as earlier
+	// versions kept them (now in box/wal's files, read only at start-up),
+	// and each pad's cached state.
 	BucketPadWAL   = []byte("pad_wal")
 	BucketPadCache = []byte("pad_cache")
 	// chat: each channel's messages in time order, derived from the
@@ -160,10 +161,6 @@ func open(dir string, opts Options, migs []Migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// Batch gathers the writes of many clients into one disk sync; a
-	// short wait keeps an edit's way to the other visitors quick (the
-	// sync itself gathers what arrives meanwhile).
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, dir: dir}
 	if opts.ReadOnly {
 		return s, nil
@@ -227,12 +224,6 @@ func (s *Store) View(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
 // Update runs fn in a read-write transaction, committed (and synced to disk)
 // before Update returns nil.
 func (s *Store) Update(fn func(tx *bolt.Tx) error) error { return s.db.Update(fn) }
-
-// Batch runs fn in a read-write transaction shared with other concurrent
-// Batch calls, committed (and synced) before Batch returns nil: many
-// small writes from many clients cost one disk sync. fn may run more than
-// once, so it must not have side effects outside the transaction.
-func (s *Store) Batch(fn func(tx *bolt.Tx) error) error { return s.db.Batch(fn) }
 
 // Close closes the database. Transactions still open are waited for.
 func (s *Store) Close() error {

@@ -11,9 +11,9 @@
 // in it is released and appends have moved on to a newer one.
 //
 // A segment starts with an 8-byte header, then records framed as
-// uint32 length, uint32 CRC-32C of the data (both big-endian), data. A
-// crash can leave the last record of a segment torn: it was never
-// acknowledged, and reading stops there.
+// uint32 length, uint32 CRC-32C of the length's four bytes and the data
+// (both big-endian), data. A crash can leave the last record of a segment
+// torn: it was never acknowledged, and reading stops there.
 package wal
 
 import (
@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +47,9 @@ type Options struct {
 	// SegmentSize is the size past which appends move to a new segment.
 	// Zero means DefaultSegmentSize.
 	SegmentSize int64
+	// Logger is told of segments whose reading stopped before their end.
+	// nil discards.
+	Logger *slog.Logger
 }
 
 const frameSize = 8 // length and checksum
@@ -80,7 +84,8 @@ type Log struct {
 	next    *group     // the appends waiting for the next sync
 	spare   []byte     // a previous group's buffer, for reuse
 	syncing bool       // a goroutine is writing and syncing a group
-	err     error      // a failed write or sync: the log takes no more
+	err     error      // a failed sync: the log takes no more
+	torn    bool       // a write failed: the next goes to a new segment
 	closed  bool
 	live    map[uint64]int // segment → records not yet released
 }
@@ -108,7 +113,11 @@ func Open(dir string, opts Options) (*Log, []Record, error) {
 		l.segmentSize = DefaultSegmentSize
 	}
 	l.cond = sync.NewCond(&l.mu)
-	segs, recs, err := read(dir)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	segs, recs, err := read(dir, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,16 +143,16 @@ func Open(dir string, opts Options) (*Log, []Record, error) {
 // Read returns the records of the log in dir without opening it for
 // appends, as Open would: for a look at what a log holds.
 func Read(dir string) ([]Record, error) {
-	_, recs, err := read(dir)
+	_, recs, err := read(dir, slog.New(slog.DiscardHandler))
 	return recs, err
 }
 
-func read(dir string) (segs []uint64, recs []Record, err error) {
+func read(dir string, logger *slog.Logger) (segs []uint64, recs []Record, err error) {
 	if segs, err = segments(dir); err != nil {
 		return nil, nil, err
 	}
 	for _, seg := range segs {
-		data, err := readSegment(segmentPath(dir, seg))
+		data, err := readSegment(segmentPath(dir, seg), logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -182,53 +191,84 @@ func segments(dir string) ([]uint64, error) {
 	return segs, nil
 }
 
-// readSegment returns the records of one segment. A torn or damaged
-// record ends it: what follows cannot be framed, and was never
-// acknowledged if the damage is a crash's.
-func readSegment(path string) ([][]byte, error) {
+// readSegment returns the records of one segment, and logs where reading
+// stopped if before the end: at a record a crash tore (never
+// acknowledged), or damaged since.
+func readSegment(path string, logger *slog.Logger) ([][]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
 	defer f.Close()
-	data, err := readRecords(bufio.NewReader(f))
+	data, end, err := readRecords(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("wal: %s: %w", filepath.Base(path), err)
+	}
+	if fi, err := f.Stat(); err == nil && end < fi.Size() {
+		logger.Warn("a write-ahead segment ends with a torn or damaged record, not read", "path", path, "records", len(data), "offset", end, "size", fi.Size())
 	}
 	return data, nil
 }
 
-// readRecords reads a segment's header and records up to its end or its
-// first damaged record. Only a wrong header is an error: that file is not
-// a segment this program wrote.
-func readRecords(r io.Reader) ([][]byte, error) {
+// readRecords reads a segment's header and records, up to its end or its
+// first torn or damaged record, and returns the offset where the records
+// read end. A file too short for a header, or whose header is zeros, is a
+// segment a crash caught as it was made. An error is a file this program
+// did not write, or one the disk cannot read: nothing is taken for
+// damage that a later read might get right.
+func readRecords(r io.Reader) (recs [][]byte, end int64, err error) {
 	var h [len(header)]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		// A crash right after creating the file.
-		return nil, nil
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	if h == [len(header)]byte{} {
+		return nil, 0, nil
 	}
 	if h != header {
-		return nil, fmt.Errorf("not a write-ahead segment (header %x)", h)
+		return nil, 0, fmt.Errorf("not a write-ahead segment (header %x)", h)
 	}
-	var out [][]byte
+	end = int64(len(header))
 	for {
 		var fr [frameSize]byte
 		if _, err := io.ReadFull(r, fr[:]); err != nil {
-			return out, nil
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return recs, end, nil
+			}
+			return nil, 0, err
 		}
 		n := binary.BigEndian.Uint32(fr[:4])
 		if n > MaxRecord {
-			return out, nil
+			return recs, end, nil
 		}
 		d := make([]byte, n)
 		if _, err := io.ReadFull(r, d); err != nil {
-			return out, nil
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return recs, end, nil
+			}
+			return nil, 0, err
 		}
-		if crc32.Checksum(d, castagnoli) != binary.BigEndian.Uint32(fr[4:]) {
-			return out, nil
+		if checksum(fr[:4], d) != binary.BigEndian.Uint32(fr[4:]) {
+			return recs, end, nil
 		}
-		out = append(out, d)
+		recs = append(recs, d)
+		end += int64(frameSize) + int64(n)
 	}
+}
+
+// checksum covers the length too, so that zeros never read as a record.
+func checksum(length, data []byte) uint32 {
+	return crc32.Update(crc32.Checksum(length, castagnoli), castagnoli, data)
+}
+
+// frame returns the frame header of data.
+func frame(data []byte) [frameSize]byte {
+	var fr [frameSize]byte
+	binary.BigEndian.PutUint32(fr[:4], uint32(len(data)))
+	binary.BigEndian.PutUint32(fr[4:], checksum(fr[:4], data))
+	return fr
 }
 
 // startSegment makes seg the segment appends go to. Called with l.mu
@@ -238,8 +278,12 @@ func (l *Log) startSegment(seg uint64) error {
 	if err != nil {
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
-	if _, err := f.Write(header[:]); err != nil {
+	if _, err := f.Write(header[:]); err == nil {
+		err = fdatasync(f)
+	}
+	if err != nil {
 		f.Close()
+		os.Remove(l.path(seg))
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
 	// The new name must survive a crash as well as the records in it.
@@ -281,9 +325,7 @@ func (l *Log) Append(data []byte) (Pos, error) {
 	if l.err != nil {
 		return Pos{}, l.err
 	}
-	var fr [frameSize]byte
-	binary.BigEndian.PutUint32(fr[:4], uint32(len(data)))
-	binary.BigEndian.PutUint32(fr[4:], crc32.Checksum(data, castagnoli))
+	fr := frame(data)
 	g := l.next
 	g.buf = append(append(g.buf, fr[:]...), data...)
 	g.n++
@@ -311,13 +353,21 @@ func (l *Log) syncNext() {
 		l.err = ErrClosed
 	}
 	// A group is written to one segment: move on before it, not during.
-	if l.err == nil && l.size >= l.segmentSize {
-		if err := l.startSegment(l.seg + 1); err != nil {
-			l.err = err
+	// After a failed write the segment may end in part of a record, and
+	// nothing may follow it; otherwise a segment that cannot be made
+	// leaves appends where they are, to try again at the next group.
+	if l.err == nil && (l.torn || l.size >= l.segmentSize) {
+		if err := l.startSegment(l.seg + 1); err == nil {
+			l.torn = false
+		} else if l.torn {
+			g.done, g.err = true, err
+			l.cond.Broadcast()
+			return
 		}
 	}
 	if l.err != nil {
 		g.done, g.err = true, l.err
+		l.cond.Broadcast()
 		return
 	}
 	l.syncing = true
@@ -326,9 +376,10 @@ func (l *Log) syncNext() {
 	l.live[g.seg] += g.n
 	l.size += int64(len(g.buf))
 	l.mu.Unlock()
-	_, err := f.Write(g.buf)
-	if err == nil {
-		err = fdatasync(f)
+	_, werr := f.Write(g.buf)
+	var serr error
+	if werr == nil {
+		serr = fdatasync(f)
 	}
 	l.mu.Lock()
 	l.syncing = false
@@ -336,10 +387,16 @@ func (l *Log) syncNext() {
 		l.spare = g.buf
 	}
 	g.buf = nil
-	if err != nil {
+	switch {
+	case werr != nil:
+		// The disk full, say: this group fails, the next may not.
+		g.err = fmt.Errorf("wal: write %s: %w", filepath.Base(f.Name()), werr)
+		l.live[g.seg] -= g.n
+		l.torn = true
+	case serr != nil:
 		// After a failed sync the kernel may have dropped the pages:
 		// nothing says what is on disk, so nothing more is promised.
-		l.err = fmt.Errorf("wal: write %s: %w", filepath.Base(f.Name()), err)
+		l.err = fmt.Errorf("wal: sync %s: %w", filepath.Base(f.Name()), serr)
 		l.live[g.seg] -= g.n
 		g.err = l.err
 	}
@@ -373,8 +430,9 @@ func (l *Log) removeIfDone(seg uint64) {
 	os.Remove(l.path(seg))
 }
 
-// Close closes the log. Appends waiting for a sync get its result;
-// later ones get ErrClosed. Records not released stay for the next Open.
+// Close closes the log. An append whose sync is under way gets its
+// result; those still gathering for the next, and later ones, get
+// ErrClosed. Records not released stay for the next Open.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

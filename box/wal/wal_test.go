@@ -2,10 +2,8 @@ package wal
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -121,19 +119,25 @@ func TestConcurrentAppends(t *testing.T) {
 	l, _ := openLog(t, dir, Options{SegmentSize: 4096})
 	const writers, each = 8, 200
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	pos := make(map[string]Pos)
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if _, err := l.Append(fmt.Appendf(nil, "%d-%d", w, i)); err != nil {
+				p, err := l.Append(fmt.Appendf(nil, "%d-%d", w, i))
+				if err != nil {
 					t.Error(err)
 					return
 				}
+				mu.Lock()
+				pos[fmt.Sprintf("%d-%d", w, i)] = p
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	l.file.Close()
-	_, recs := openLog(t, dir, Options{})
+	l2, recs := openLog(t, dir, Options{})
 	seen := make(map[string]int)
 	for _, r := range recs {
 		seen[string(r.Data)]++
@@ -148,6 +152,51 @@ func TestConcurrentAppends(t *testing.T) {
 	if len(recs) != writers*each {
 		t.Fatalf("%d records, want %d", len(recs), writers*each)
 	}
+	// Append said where each record is: the segment Open found it in.
+	for _, r := range recs {
+		if pos[string(r.Data)] != r.Pos {
+			t.Fatalf("record %s: Append said %v, it is in %v", r.Data, pos[string(r.Data)], r.Pos)
+		}
+	}
+	// Released, concurrently, every segment goes but the one appends go to.
+	for w := range writers {
+		wg.Go(func() {
+			for _, r := range recs[w*each : (w+1)*each] {
+				l2.Release(r.Pos)
+			}
+		})
+	}
+	wg.Wait()
+	if n := segmentFiles(t, dir); n != 1 {
+		t.Fatalf("%d segment files once all is released", n)
+	}
+}
+
+// TestFailedWriteMovesOn: an append whose write fails returns the error
+// and is not found again; the next goes to a new segment, since the old
+// one may end in part of a record, and is found at the next Open.
+func TestFailedWriteMovesOn(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openLog(t, dir, Options{})
+	if _, err := l.Append([]byte("avant")); err != nil {
+		t.Fatal(err)
+	}
+	l.file.Close() // every write to it now fails
+	if _, err := l.Append([]byte("perdu")); err == nil {
+		t.Fatal("an append to a closed file succeeded")
+	}
+	p, err := l.Append([]byte("après"))
+	if err != nil {
+		t.Fatalf("the append after a failed write: %v", err)
+	}
+	if p.seg == 1 {
+		t.Fatal("the append after a failed write went to the same segment")
+	}
+	l.file.Close()
+	_, recs := openLog(t, dir, Options{})
+	if got := fmt.Sprintf("%q", datas(recs)); got != `["avant" "après"]` {
+		t.Fatalf("records %s", got)
+	}
 }
 
 // TestTornTail: a crash in the middle of a write leaves a partial or
@@ -160,6 +209,11 @@ func TestTornTail(t *testing.T) {
 		want string
 	}{
 		{"header only", func(b []byte) []byte { return b[:len(header)] }, `[]`},
+		{"zeros", func(b []byte) []byte { return make([]byte, len(b)) }, `[]`},
+		{"zeros after a record", func(b []byte) []byte {
+			clear(b[len(b)-len("deux")-frameSize:])
+			return b
+		}, `["un"]`},
 		{"empty file", func(b []byte) []byte { return b[:0] }, `[]`},
 		{"half a frame", func(b []byte) []byte { return b[:len(b)-len("deux")-4] }, `["un"]`},
 		{"half the data", func(b []byte) []byte { return b[:len(b)-2] }, `["un"]`},
@@ -231,33 +285,41 @@ func TestAppendLimits(t *testing.T) {
 	}
 }
 
+func encodeSegment(datas ...string) []byte {
+	seg := append([]byte(nil), header[:]...)
+	for _, d := range datas {
+		fr := frame([]byte(d))
+		seg = append(append(seg, fr[:]...), d...)
+	}
+	return seg
+}
+
 // FuzzReadRecords: whatever a segment file holds, reading it returns an
 // error or records, never a panic, and the records of a well-formed
 // prefix come back whole.
 func FuzzReadRecords(f *testing.F) {
-	seg := append([]byte(nil), header[:]...)
-	for _, d := range []string{"un", "", "trois"} {
-		seg = binary.BigEndian.AppendUint32(seg, uint32(len(d)))
-		seg = binary.BigEndian.AppendUint32(seg, crc32.Checksum([]byte(d), castagnoli))
-		seg = append(seg, d...)
-	}
+	seg := encodeSegment("un", "", "trois")
 	f.Add(seg)
 	f.Add(header[:])
+	f.Add(append(header[:], make([]byte, 16)...))
 	f.Add([]byte("tbwal\n\x00\x02"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, err := readRecords(bytes.NewReader(b))
+		recs, end, err := readRecords(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
-		if bytes.Equal(b, seg) && len(recs) != 3 {
-			t.Fatalf("%d records read from a segment of 3", len(recs))
+		if bytes.Equal(b, seg) && (len(recs) != 3 || end != int64(len(seg))) {
+			t.Fatalf("%d records, to offset %d, read from a segment of 3", len(recs), end)
 		}
-		total := 0
-		for _, r := range recs {
-			total += frameSize + len(r)
-		}
-		if len(recs) > 0 && total+len(header) > len(b) {
-			t.Fatalf("%d bytes of records read from %d bytes", total, len(b))
+		// What is read is exactly the start of the file, framed.
+		if len(recs) > 0 {
+			var ds []string
+			for _, r := range recs {
+				ds = append(ds, string(r))
+			}
+			if again := encodeSegment(ds...); int64(len(again)) != end || !bytes.HasPrefix(b, again) {
+				t.Fatalf("records %q to offset %d are not how the file starts", ds, end)
+			}
 		}
 	})
 }

@@ -76,4 +76,16 @@ func TestCovers(t *testing.T) {
 	if _, err := b.Covers([]byte{0xff, 0x01}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("a malformed update: %v", err)
 	}
+	// A deletion ending past the largest clock, for a client the document
+	// holds: ApplyUpdate skips it, and Covers agrees.
+	var e encoder
+	e.uvarint(0) // no structs
+	e.uvarint(1) // one client in the delete set
+	e.uvarint(1)
+	e.uvarint(1) // one range
+	e.uvarint(maxClock - 1)
+	e.uvarint(maxClock - 1)
+	if ok, err := b.Covers(e.buf); err != nil || !ok {
+		t.Errorf("a deletion past the largest clock: %v, %v; want covered, as ApplyUpdate changes nothing", ok, err)
+	}
 }

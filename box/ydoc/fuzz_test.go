@@ -25,7 +25,17 @@ func FuzzApplyUpdate(f *testing.F) {
 		d := NewDoc(Options{ClientID: 7})
 		d.Text("content").Insert(0, "base 😀")
 		before := d.EncodeStateAsUpdate(nil)
+		covered, cerr := d.Covers(update)
 		err := d.ApplyUpdate(update)
+		if (cerr == nil) != (err == nil) {
+			t.Fatalf("Covers says %v, ApplyUpdate %v", cerr, err)
+		}
+		if covered && !bytes.Equal(before, d.EncodeStateAsUpdate(nil)) {
+			t.Fatal("an update the document covers changed it")
+		}
+		if err == nil {
+			d.Covers(update) // must not panic on the document it changed
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)

@@ -235,13 +235,14 @@ func (d *Doc) Covers(update []byte) (bool, error) {
 		structs := d.store.clients[client]
 		state := d.store.state(client)
 		for _, r := range rs {
-			if r.len == 0 {
-				continue
+			end := r.clock + r.len
+			if r.len == 0 || end > maxClock || end < r.clock {
+				continue // what ApplyUpdate skips too
 			}
-			if r.clock+r.len > state {
+			if end > state {
 				return false, nil
 			}
-			for i := findIndex(structs, r.clock); i < len(structs) && structs[i].id.Clock < r.clock+r.len; i++ {
+			for i := findIndex(structs, r.clock); i < len(structs) && structs[i].id.Clock < end; i++ {
 				if !structs[i].isDeleted() {
 					return false, nil
 				}

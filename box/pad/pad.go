@@ -11,7 +11,8 @@
 // So the journal grows with the edit rate, not the keystroke rate, and
 // nothing acknowledged is ever lost: at start-up, what the log still holds
 // is journaled first, except what the pad holds already (a segment of the
-// log goes only once all its records are journaled). For that test to be
+// log goes only once all its records are released, most of them because
+// they are journaled). For that test to be
 // sound, a pad's cache only ever holds what the journal holds.
 //
 // A pad's state is cached (its encoded document and the journal positions
@@ -361,6 +362,7 @@ func (s *Service) recover(left []wal.Record) error {
 				done = append(done, r)
 			default:
 				p.unflushed = append(p.unflushed, r)
+				p.size += len(r.Update)
 			}
 		}
 		recovered := len(p.unflushed)
@@ -372,6 +374,13 @@ func (s *Service) recover(left []wal.Record) error {
 		}
 		if err := p.flushPending(false); err != nil {
 			s.logger.Error("recovering pad edits", "pad", name, "error", err)
+			// They stay pending, in memory and in the log: the timer
+			// tries again, as after any failed flush.
+			p.mu.Lock()
+			if p.timer == nil {
+				p.timer = time.AfterFunc(s.window, p.flush)
+			}
+			p.mu.Unlock()
 			continue
 		}
 		if recovered > 0 {
@@ -574,13 +583,15 @@ func (p *Pad) Apply(update []byte, author string, origin any) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Staff may have locked the pad while the update was written: under
-	// the pad's lock, the flags are settled (setFlags), and an edit
-	// refused now is never applied nor journaled in this run. Its record
-	// stays in its segment until all are journaled, so that a crash
-	// meanwhile (a few seconds at most) would let recovery journal it, as
-	// an edit that came just before the lock.
+	// the pad's lock, the flags are settled (setFlags), and the edit is
+	// refused. Its record stays on disk, with the others of its segment,
+	// until they are all released: appends move to a new segment now so
+	// that this takes a flush window, not until the segment is full. A
+	// crash meanwhile would let recovery journal it, as an edit that came
+	// just before the lock.
 	if p.Flags().ReadOnly() {
 		s.wal.Release(pos)
+		s.wal.Seal()
 		return ErrLocked
 	}
 	if err := p.doc.ApplyUpdate(update); err != nil {

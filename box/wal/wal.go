@@ -33,7 +33,7 @@ import (
 )
 
 // header opens every segment file; its last byte is the format version.
-var header = [8]byte{'t', 'b', 'w', 'a', 'l', '\n', 0, 1}
+var header = [8]byte{'t', 'b', 'w', 'a', 'l', '\n', 0, 2}
 
 // MaxRecord bounds one record's data.
 const MaxRecord = 16 << 20
@@ -127,11 +127,22 @@ func Open(dir string, opts Options) (*Log, []Record, error) {
 	next := uint64(1)
 	for _, seg := range segs {
 		next = seg + 1
-		if _, ok := l.live[seg]; !ok {
-			// Nothing in it: a crash right after it was started.
-			if err := os.Remove(l.path(seg)); err != nil {
+		if _, ok := l.live[seg]; ok {
+			continue
+		}
+		// No record in it: a crash caught it as it was made (no more
+		// than a header, or less), or it is damaged from its first
+		// record on, and is set aside for a look rather than removed.
+		path := l.path(seg)
+		if fi, err := os.Stat(path); err == nil && fi.Size() > int64(len(header)) {
+			logger.Warn("a write-ahead segment has no readable record; set aside", "path", path+".damaged", "size", fi.Size())
+			if err := os.Rename(path, path+".damaged"); err != nil {
 				return nil, nil, fmt.Errorf("wal: %w", err)
 			}
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, nil, fmt.Errorf("wal: %w", err)
 		}
 	}
 	if err := l.startSegment(next); err != nil {
@@ -204,7 +215,7 @@ func readSegment(path string, logger *slog.Logger) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: %s: %w", filepath.Base(path), err)
 	}
-	if fi, err := f.Stat(); err == nil && end < fi.Size() {
+	if fi, err := f.Stat(); err == nil && len(data) > 0 && end < fi.Size() {
 		logger.Warn("a write-ahead segment ends with a torn or damaged record, not read", "path", path, "records", len(data), "offset", end, "size", fi.Size())
 	}
 	return data, nil
@@ -274,22 +285,24 @@ func frame(data []byte) [frameSize]byte {
 // startSegment makes seg the segment appends go to. Called with l.mu
 // held, or before l is shared.
 func (l *Log) startSegment(seg uint64) error {
-	f, err := os.OpenFile(l.path(seg), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// A file of that name can only be an earlier try that failed, with
+	// nothing acknowledged in it.
+	f, err := os.OpenFile(l.path(seg), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
-	if _, err := f.Write(header[:]); err == nil {
+	if _, err = f.Write(header[:]); err == nil {
 		err = fdatasync(f)
+	}
+	if err == nil {
+		// The new name must survive a crash as well as the records in
+		// it.
+		err = syncDir(l.dir)
 	}
 	if err != nil {
 		f.Close()
 		os.Remove(l.path(seg))
 		return fmt.Errorf("wal: new segment: %w", err)
-	}
-	// The new name must survive a crash as well as the records in it.
-	if err := syncDir(l.dir); err != nil {
-		f.Close()
-		return err
 	}
 	old := l.file
 	l.file, l.seg, l.size = f, seg, int64(len(header))
@@ -404,6 +417,27 @@ func (l *Log) syncNext() {
 	l.cond.Broadcast()
 }
 
+// Seal moves appends to a new segment now, so that the current one goes
+// as soon as its records are released: for a record released without
+// being kept elsewhere, which must not outlive them. If the new segment
+// cannot be made, the next group tries again.
+func (l *Log) Seal() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.err != nil {
+		return
+	}
+	if l.syncing {
+		l.size = l.segmentSize // the running group's successor moves on
+		return
+	}
+	if err := l.startSegment(l.seg + 1); err != nil {
+		l.size = l.segmentSize
+		return
+	}
+	l.torn = false
+}
+
 // Release says the records at ps are kept elsewhere now: the log need not
 // keep them past a crash.
 func (l *Log) Release(ps ...Pos) {
@@ -426,7 +460,8 @@ func (l *Log) removeIfDone(seg uint64) {
 	}
 	delete(l.live, seg)
 	// A file left by a failed remove is read again at the next start,
-	// and its records found to be kept already: nothing is lost.
+	// with records all released: its reader must recognise what it keeps
+	// already (see Open).
 	os.Remove(l.path(seg))
 }
 

@@ -323,3 +323,58 @@ func FuzzReadRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestSeal: after Seal, appends go to a new segment, and the old one goes
+// as soon as its records are released, without waiting to be full; a
+// file left under the new segment's name by a failed try is no obstacle.
+func TestSeal(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openLog(t, dir, Options{})
+	a, err := l.Append([]byte("refusé"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.path(l.seg+1), []byte("un essai manqué"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.Seal()
+	b, err := l.Append([]byte("suivant"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatal("an append after Seal went to the same segment")
+	}
+	l.Release(a)
+	if n := segmentFiles(t, dir); n != 1 {
+		t.Fatalf("%d segment files once the sealed one's records are released", n)
+	}
+	l.file.Close()
+	_, recs := openLog(t, dir, Options{})
+	if got := fmt.Sprintf("%q", datas(recs)); got != `["suivant"]` {
+		t.Fatalf("records %s after a crash", got)
+	}
+}
+
+// TestDamagedSegmentSetAside: a segment with data but no readable record
+// (its start damaged) is neither read nor removed: Open sets it aside,
+// and the log goes on.
+func TestDamagedSegmentSetAside(t *testing.T) {
+	dir := t.TempDir()
+	seg := encodeSegment("un", "deux")
+	clear(seg[:len(header)+frameSize])
+	path := filepath.Join(dir, "0000000000000003.wal")
+	if err := os.WriteFile(path, seg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, recs := openLog(t, dir, Options{})
+	if len(recs) != 0 {
+		t.Fatalf("records %q from a damaged segment", datas(recs))
+	}
+	if b, err := os.ReadFile(path + ".damaged"); err != nil || !bytes.Equal(b, seg) {
+		t.Fatalf("the damaged segment set aside: %v", err)
+	}
+	if p, err := l.Append([]byte("après")); err != nil || p.seg <= 3 {
+		t.Fatalf("append after a damaged segment: %v in %v", err, p)
+	}
+}

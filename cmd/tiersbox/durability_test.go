@@ -42,13 +42,20 @@ func TestPadEditsSurviveSIGKILL(t *testing.T) {
 	}
 	defer writer.Close()
 
-	// The writer types without pause; the observer applies what the box
-	// passes on.
+	// The writer types an edit every 2 ms, as fast as the box lets one
+	// client type for a while (past its burst allowance it is cut off),
+	// and faster than any person; the observer applies what the box
+	// passes on. Unpaced, the writer would flood the observer, whom the
+	// box then drops as too slow (as it should: this is not what the
+	// test is about).
 	go func() {
 		doc := ydoc.NewDoc(ydoc.Options{ClientID: 77})
 		var out [][]byte
 		doc.OnUpdate(func(u []byte) { out = append(out, bytes.Clone(u)) })
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
 		for i := 0; ; i++ {
+			<-tick.C
 			out = nil
 			doc.Text("content").Insert(doc.Text("content").Len(), string(rune('a'+i%26)))
 			if writer.WriteMessage(websocket.BinaryMessage, syncUpdate(out[0])) != nil {

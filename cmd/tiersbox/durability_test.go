@@ -22,6 +22,18 @@ func syncUpdate(u []byte) []byte {
 	return append(m, u...)
 }
 
+// dialPad opens a y-websocket connection to the pad called name, closed
+// at the end of the test.
+func dialPad(t *testing.T, d *daemon, name string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(d.url, "http")+"ws/pads/"+name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // TestPadEditsSurviveSIGKILL kills the daemon with SIGKILL in the middle
 // of a burst of edits: every edit another visitor had already received
 // (the box writes an edit to disk before passing it on) is in the pad
@@ -29,18 +41,7 @@ func syncUpdate(u []byte) []byte {
 func TestPadEditsSurviveSIGKILL(t *testing.T) {
 	data := t.TempDir()
 	d := startDaemon(t, "--data", data, "--http", "127.0.0.1:0")
-	wsURL := "ws" + strings.TrimPrefix(d.url, "http") + "ws/pads/durable"
-
-	observer, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer observer.Close()
-	writer, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
+	observer, writer := dialPad(t, d, "durable"), dialPad(t, d, "durable")
 
 	// The writer types an edit every 2 ms, as fast as the box lets one
 	// client type for a while (past its burst allowance it is cut off),

@@ -114,17 +114,7 @@ func TestE2EBackupRestore(t *testing.T) {
 	// An edit typed just before the backup, seen by another visitor: it
 	// waits in the write-ahead log, and the backup journals it first.
 	lastPad := "derniere-minute"
-	wsURL := "ws" + strings.TrimPrefix(a.url, "http") + "ws/pads/" + lastPad
-	observer, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer observer.Close()
-	writer, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
+	observer, writer := dialPad(t, a, lastPad), dialPad(t, a, lastPad)
 	typed := ydoc.NewDoc(ydoc.Options{ClientID: 41})
 	var update []byte
 	typed.OnUpdate(func(u []byte) { update = bytes.Clone(u) })
@@ -146,7 +136,7 @@ func TestE2EBackupRestore(t *testing.T) {
 	// They download it.
 	req, _ := http.NewRequest(http.MethodGet, a.url+"admin/backup/download", nil)
 	req.AddCookie(staff)
-	res, err = http.DefaultClient.Do(req)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

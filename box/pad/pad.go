@@ -12,8 +12,8 @@
 // nothing acknowledged is ever lost: at start-up, what the log still holds
 // is journaled first, except what the pad holds already (a segment of the
 // log goes only once all its records are released, most of them because
-// they are journaled). For that test to be
-// sound, a pad's cache only ever holds what the journal holds.
+// they are journaled). For that test to be sound, a pad's cache only ever
+// holds what the journal holds.
 //
 // A pad's state is cached (its encoded document and the journal positions
 // it includes), so opening a pad with a long history reads only what came
@@ -289,17 +289,8 @@ func deleteLegacyWAL(tx *bolt.Tx, recs []walRecord) error {
 // that recs need not be kept any more: they are journaled, or no pad can
 // apply them.
 func (s *Service) release(recs []walRecord) error {
-	var pos []wal.Pos
-	legacy := false
-	for _, r := range recs {
-		if r.key != nil {
-			legacy = true
-		} else {
-			pos = append(pos, r.pos)
-		}
-	}
-	s.wal.Release(pos...)
-	if !legacy {
+	s.wal.Release(positions(recs)...)
+	if !slices.ContainsFunc(recs, func(r walRecord) bool { return r.key != nil }) {
 		return nil
 	}
 	return s.st.Update(func(tx *bolt.Tx) error { return deleteLegacyWAL(tx, recs) })
@@ -757,6 +748,8 @@ func (p *Pad) flushPending(ifOpen bool) error {
 	return nil
 }
 
+// positions returns where recs are in the write-ahead log (the old
+// bucket's records are not there).
 func positions(recs []walRecord) []wal.Pos {
 	out := make([]wal.Pos, 0, len(recs))
 	for _, r := range recs {

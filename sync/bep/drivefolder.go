@@ -123,17 +123,28 @@ func (df *driveFolder) scan() error {
 		}
 		changed = append(changed, f)
 	}
+	var gone []seqName
 	for name, e := range known {
-		if _, ok := seen[name]; ok || e.deleted {
-			continue
+		if _, ok := seen[name]; !ok && !e.deleted {
+			gone = append(gone, seqName{e.sequence, name})
 		}
-		// From the whole description, as Syncthing deletes: a file
-		// that came from a peer keeps what it said (no permissions,
-		// platform data).
-		f, ok, err := df.idx.full(name)
-		if err != nil || !ok {
-			df.logger.Warn("sync: cannot read this box's description of a deleted file", "path", name, "error", err)
-			f = e.info(name)
+	}
+	// From the whole descriptions, as Syncthing deletes: a file that
+	// came from a peer keeps what it said (no permissions, platform
+	// data). One read for all; a name committed again since is left out
+	// there, and below.
+	descs, err := df.idx.whole(gone)
+	if err != nil {
+		df.logger.Warn("sync: cannot read this box's description of deleted files", "error", err)
+	}
+	byName := make(map[string]protocol.FileInfo, len(descs))
+	for _, f := range descs {
+		byName[f.Name] = f
+	}
+	for _, g := range gone {
+		f, ok := byName[g.name]
+		if !ok {
+			f = known[g.name].info(g.name)
 		}
 		// SetDeleted may change the vector's array in place.
 		f.Version = f.Version.Copy()

@@ -172,18 +172,30 @@ func (li *localIndex) full(name string) (f protocol.FileInfo, ok bool, err error
 	if !held {
 		return protocol.FileInfo{}, false, nil // most files of a first sync
 	}
-	err = li.st.View(func(tx *bolt.Tx) error {
-		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
-		if err != nil {
-			return err
-		}
+	err = li.readFiles(func(b *bolt.Bucket) (err error) {
 		f, ok, err = getFile(b, name)
 		return err
 	})
 	if err != nil {
-		return protocol.FileInfo{}, false, fmt.Errorf("bep: read index of %s: %w", li.folder, err)
+		return protocol.FileInfo{}, false, err
 	}
 	return f, ok, nil
+}
+
+// readFiles runs fn with the folder's files bucket (nil if there is none
+// yet), in one read transaction.
+func (li *localIndex) readFiles(fn func(b *bolt.Bucket) error) error {
+	err := li.st.View(func(tx *bolt.Tx) error {
+		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
+		if err != nil {
+			return err
+		}
+		return fn(b)
+	})
+	if err != nil {
+		return fmt.Errorf("bep: read index of %s: %w", li.folder, err)
+	}
+	return nil
 }
 
 // head returns the index ID and the last sequence number.
@@ -221,11 +233,7 @@ func (li *localIndex) since(after int64) ([]seqName, <-chan struct{}) {
 // sequence number, and since lists it again.
 func (li *localIndex) whole(names []seqName) ([]protocol.FileInfo, error) {
 	out := make([]protocol.FileInfo, 0, len(names))
-	err := li.st.View(func(tx *bolt.Tx) error {
-		b, err := bucketPath(tx, keyLocal, []byte(li.folder), keyFiles)
-		if err != nil {
-			return err
-		}
+	err := li.readFiles(func(b *bolt.Bucket) error {
 		for _, e := range names {
 			f, ok, err := getFile(b, e.name)
 			if err != nil {
@@ -238,7 +246,7 @@ func (li *localIndex) whole(names []seqName) ([]protocol.FileInfo, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bep: read index of %s: %w", li.folder, err)
+		return nil, err
 	}
 	return out, nil
 }

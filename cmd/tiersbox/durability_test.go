@@ -46,9 +46,8 @@ func TestPadEditsSurviveSIGKILL(t *testing.T) {
 	// The writer types an edit every 2 ms, as fast as the box lets one
 	// client type for a while (past its burst allowance it is cut off),
 	// and faster than any person; the observer applies what the box
-	// passes on. Unpaced, the writer would flood the observer, whom the
-	// box then drops as too slow (as it should: this is not what the
-	// test is about).
+	// passes on. Unpaced, the writer would flood the observer, which is
+	// not what this test is about.
 	go func() {
 		doc := ydoc.NewDoc(ydoc.Options{ClientID: 77})
 		var out [][]byte

@@ -205,6 +205,7 @@ func (s *Server) padWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &padConn{wsConn: newWSConn(ws, opBinary), clients: make(map[uint64]struct{}),
 		s: s, pad: p, room: rm, author: author}
+	c.compact = compactPadMessages
 	rm.mu.Lock()
 	full := len(rm.conns) >= maxClientsPerPad
 	if !full {

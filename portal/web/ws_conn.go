@@ -36,6 +36,12 @@ type wsConn struct {
 
 	onClose func() // see whenClosed
 
+	// compact, when set, rewrites the messages waiting for a client into
+	// fewer, with the same effect on the client (see enqueue). It is
+	// called under mu and must not change the messages it is given:
+	// they are shared with other connections.
+	compact func([][]byte) [][]byte
+
 	polled *polled   // the connection in the poller (see readBy)
 	rate   frameRate // the client's allowance of frames, used by the poller only
 }
@@ -156,14 +162,20 @@ func (c *wsConn) whenClosed(f func()) {
 	}
 }
 
-// enqueue queues a message and starts a writer if none runs; a client too
-// slow to take its messages is dropped, so one stalled phone never slows
-// the others.
+// enqueue queues a message and starts a writer if none runs. When
+// sendQueue messages wait (the writer is held up by a client that reads
+// slower than they come), they are compacted if the connection can; a
+// client whose messages still reach sendQueue is dropped, so that one
+// stalled phone never holds the others up. One that stops reading is
+// dropped by the writer's deadline.
 func (c *wsConn) enqueue(m []byte) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
+	}
+	if len(c.queue) >= sendQueue && c.compact != nil {
+		c.queue = c.compact(c.queue)
 	}
 	if len(c.queue) >= sendQueue {
 		c.mu.Unlock()

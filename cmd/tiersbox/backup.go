@@ -95,7 +95,8 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 	if *out == "" {
 		return fmt.Errorf("%w: --out FILE is required", errUsage)
 	}
-	if _, err := loadIdentity(common.data); err != nil {
+	id, err := loadIdentity(common.data)
+	if err != nil {
 		return err
 	}
 	// Into a temporary file renamed at the end: a backup that fails
@@ -123,9 +124,16 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 	default:
 		logger := newLogger(env, "info")
 		// After an unclean stop the pads' last edits wait in their
-		// write-ahead log, which the box journals when it starts.
+		// write-ahead log: journal them first, as the box does when it
+		// starts, so that the archive holds them.
 		if n, err := pad.Waiting(common.data); err != nil || n > 0 {
-			logger.Warn("the box stopped uncleanly: pad edits may wait in its write-ahead log, outside this archive; start the box once, then back up again to include them", "count", n, "error", err)
+			st.Close()
+			if err := journalWaitingEdits(common.data, id, logger); err != nil {
+				logger.Warn("the box stopped uncleanly and its pads' last edits could not be journaled: they are not in this archive; start the box once, then back up again to include them", "count", n, "error", err)
+			}
+			if st, err = store.Open(common.data, store.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond}); err != nil {
+				return err
+			}
 		}
 		// The database's copy goes beside the archive: staff may
 		// read the data folder without the right to write in it.
@@ -156,6 +164,26 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 	n, size := m.DriveFiles()
 	fmt.Fprintf(env.stdout, "Backup of %s written to %s: the database and %d drive files (%d bytes).\nIt holds the box's private key: keep it as safe as the staff password.\n", m.DeviceID, *out, n, size)
 	return nil
+}
+
+// journalWaitingEdits journals the pad edits waiting in the write-ahead
+// log of the stopped box id on dataDir, as the box does when it starts.
+// It needs the right to write in the data folder.
+func journalWaitingEdits(dataDir string, id *identity.Identity, logger *slog.Logger) error {
+	st, err := store.Open(dataDir, store.Options{LockTimeout: 200 * time.Millisecond, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	jnl, err := openJournal(st, id)
+	if err != nil {
+		return err
+	}
+	pads, err := pad.New(st, jnl, pad.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	return pads.Close()
 }
 
 func verifyFile(path string) (*backup.Manifest, error) {

@@ -85,19 +85,23 @@ type services struct {
 	logger *slog.Logger
 }
 
+// openJournal opens the journal of the box id in st. It is named by the
+// box's device ID. A visitor may have their messages and files erased
+// (box/privacy); nothing else. Moderation actions are indexed by time as
+// they are written or arrive, for the staff's moderation log.
+func openJournal(st *store.Store, id *identity.Identity) (*journal.Journal, error) {
+	return journal.Open(st, journal.Origin(id.DeviceID), journal.Options{
+		Erasable: []journal.Kind{chat.KindPost, drive.KindFile},
+		Logged:   moderation.Kinds,
+	})
+}
+
 // openServices opens the journal, pads, chat and drive of the box id in
 // st; limits gives the drive's size limits (its folders are set here).
 func openServices(st *store.Store, id *identity.Identity, dataDir string, limits drive.Options, logger *slog.Logger) (*services, error) {
 	svc := &services{logger: logger}
 	var err error
-	// The journal is this box's, named by its device ID. A visitor may
-	// have their messages and files erased (box/privacy); nothing else.
-	// Moderation actions are indexed by time as they are written or
-	// arrive, for the staff's moderation log.
-	svc.jnl, err = journal.Open(st, journal.Origin(id.DeviceID), journal.Options{
-		Erasable: []journal.Kind{chat.KindPost, drive.KindFile},
-		Logged:   moderation.Kinds,
-	})
+	svc.jnl, err = openJournal(st, id)
 	if err != nil {
 		return nil, err
 	}

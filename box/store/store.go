@@ -198,6 +198,9 @@ func (s *Store) migrate(logger *slog.Logger, migs []Migration) error {
 	})
 }
 
+// CurrentVersion is the schema version Open migrates a database to.
+func CurrentVersion() uint64 { return uint64(len(migrations)) }
+
 // SchemaVersion returns the database's schema version.
 func (s *Store) SchemaVersion() (uint64, error) {
 	var v uint64

@@ -114,7 +114,8 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 		w = zw
 	}
 
-	st, err := store.Open(common.data, store.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
+	logger := newLogger(env, "info")
+	st, err := openForBackup(common.data, id, logger)
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		// The box runs: it writes the archive.
@@ -122,19 +123,6 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 	case err != nil:
 		return err
 	default:
-		logger := newLogger(env, "info")
-		// After an unclean stop the pads' last edits wait in their
-		// write-ahead log: journal them first, as the box does when it
-		// starts, so that the archive holds them.
-		if n, err := pad.Waiting(common.data); err != nil || n > 0 {
-			st.Close()
-			if err := journalWaitingEdits(common.data, id, logger); err != nil {
-				logger.Warn("the box stopped uncleanly and its pads' last edits could not be journaled: they are not in this archive; start the box once, then back up again to include them", "count", n, "error", err)
-			}
-			if st, err = store.Open(common.data, store.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond}); err != nil {
-				return err
-			}
-		}
 		// The database's copy goes beside the archive: staff may
 		// read the data folder without the right to write in it.
 		_, err = backup.Write(w, backup.Source{Store: st, DataDir: common.data, TmpDir: filepath.Dir(*out), Version: versionString(), Logger: logger})
@@ -166,9 +154,50 @@ func cmdBackup(ctx context.Context, args []string, env cmdEnv) error {
 	return nil
 }
 
+// openForBackup opens the database of the stopped box id on dataDir for
+// reading, or returns store.ErrLocked if the box runs.
+//
+// After an unclean stop the pads' last edits wait in their write-ahead
+// log (box/pad): they are journaled first, as the box does when it
+// starts, so that the archive holds them. That needs the right to write
+// in the data folder, and a database of this program's schema version:
+// opening another for writing would migrate it, which is not for a
+// backup to do. Otherwise the archive is made without them, and the
+// command says so.
+func openForBackup(dataDir string, id *identity.Identity, logger *slog.Logger) (*store.Store, error) {
+	readOnly := store.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond}
+	st, err := store.Open(dataDir, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := pad.Waiting(dataDir)
+	if err == nil && waiting == 0 {
+		return st, nil
+	}
+	if err == nil {
+		var v uint64
+		if v, err = st.SchemaVersion(); err == nil && v != store.CurrentVersion() {
+			err = fmt.Errorf("the database has schema version %d and this program writes %d", v, store.CurrentVersion())
+		}
+	}
+	st.Close()
+	if err == nil {
+		err = journalWaitingEdits(dataDir, id, logger)
+	}
+	switch {
+	case err == nil:
+		logger.Info("journaled the pad edits an unclean stop left in the write-ahead log", "count", waiting)
+	case errors.Is(err, store.ErrLocked):
+		// The box has just started, and journals them itself.
+	default:
+		logger.Warn("the box stopped uncleanly and the pad edits left in its write-ahead log could not be journaled: they are not in this archive; start the box once, then back up again to include them",
+			"count", waiting, "error", err)
+	}
+	return store.Open(dataDir, readOnly)
+}
+
 // journalWaitingEdits journals the pad edits waiting in the write-ahead
-// log of the stopped box id on dataDir, as the box does when it starts.
-// It needs the right to write in the data folder.
+// log of the stopped box id on dataDir.
 func journalWaitingEdits(dataDir string, id *identity.Identity, logger *slog.Logger) error {
 	st, err := store.Open(dataDir, store.Options{LockTimeout: 200 * time.Millisecond, Logger: logger})
 	if err != nil {
@@ -179,7 +208,7 @@ func journalWaitingEdits(dataDir string, id *identity.Identity, logger *slog.Log
 	if err != nil {
 		return err
 	}
-	pads, err := pad.New(st, jnl, pad.Options{Logger: logger})
+	pads, err := openPads(st, jnl, logger)
 	if err != nil {
 		return err
 	}

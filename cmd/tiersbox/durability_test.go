@@ -62,8 +62,8 @@ func TestBackupAfterSIGKILLHoldsPadEdits(t *testing.T) {
 		t.Fatalf("after the kill %d edits wait in the write-ahead log (%v); the test needs some", n, err)
 	}
 	archive := filepath.Join(t.TempDir(), "box.tar")
-	if _, errOut, code := tiersbox(t, "", "backup", "--data", data, "--out", archive); code != 0 {
-		t.Fatalf("backup: exit %d: %s", code, errOut)
+	if _, errOut, code := tiersbox(t, "", "backup", "--data", data, "--out", archive); code != 0 || !strings.Contains(errOut, "journaled the pad edits") {
+		t.Fatalf("backup: exit %d, and it does not say it journaled the waiting edits: %s", code, errOut)
 	}
 	restored := t.TempDir()
 	if _, errOut, code := tiersbox(t, "", "restore", "--data", restored, archive); code != 0 {

@@ -96,6 +96,12 @@ func openJournal(st *store.Store, id *identity.Identity) (*journal.Journal, erro
 	})
 }
 
+// openPads opens the pads of jnl in st, journaling first the edits an
+// unclean stop left in their write-ahead log (box/pad).
+func openPads(st *store.Store, jnl *journal.Journal, logger *slog.Logger) (*pad.Service, error) {
+	return pad.New(st, jnl, pad.Options{Logger: logger})
+}
+
 // openServices opens the journal, pads, chat and drive of the box id in
 // st; limits gives the drive's size limits (its folders are set here).
 func openServices(st *store.Store, id *identity.Identity, dataDir string, limits drive.Options, logger *slog.Logger) (*services, error) {
@@ -105,7 +111,7 @@ func openServices(st *store.Store, id *identity.Identity, dataDir string, limits
 	if err != nil {
 		return nil, err
 	}
-	if svc.pads, err = pad.New(st, svc.jnl, pad.Options{Logger: logger}); err != nil {
+	if svc.pads, err = openPads(st, svc.jnl, logger); err != nil {
 		return nil, err
 	}
 	if svc.chats, err = chat.New(st, svc.jnl, chat.Options{Logger: logger}); err != nil {

@@ -19,7 +19,7 @@ const (
 	maxClientsPerPad  = 200
 	msgRate           = 100 // messages per second per client, sustained
 	msgBurst          = 400
-	sendQueue         = 128 // messages waiting for a slow client before it is dropped
+	sendQueue         = 128 // messages waiting for a slow client before they are compacted, or it is dropped (ws_conn.go)
 	writeWait         = 10 * time.Second
 	pingEvery         = 25 * time.Second
 	readWait          = 60 * time.Second

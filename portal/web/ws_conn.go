@@ -37,9 +37,10 @@ type wsConn struct {
 	onClose func() // see whenClosed
 
 	// compact, when set, rewrites the messages waiting for a client into
-	// fewer, with the same effect on the client (see enqueue). It is
-	// called under mu and must not change the messages it is given:
-	// they are shared with other connections.
+	// fewer, with the same effect on the client (see enqueue). It must
+	// not change the messages it is given, which are shared with other
+	// connections, and must be quick: it runs under mu, and under the
+	// locks of whoever sends (a pad's, for its updates).
 	compact func([][]byte) [][]byte
 
 	polled *polled   // the connection in the poller (see readBy)
@@ -166,8 +167,8 @@ func (c *wsConn) whenClosed(f func()) {
 // sendQueue messages wait (the writer is held up by a client that reads
 // slower than they come), they are compacted if the connection can; a
 // client whose messages still reach sendQueue is dropped, so that one
-// stalled phone never holds the others up. One that stops reading is
-// dropped by the writer's deadline.
+// stalled phone never holds the others up. One whose writes stay blocked
+// is dropped by the writer's deadline.
 func (c *wsConn) enqueue(m []byte) {
 	c.mu.Lock()
 	if c.closed {

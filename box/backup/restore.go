@@ -198,7 +198,7 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 
 	applied = &Applied{TakeIdentity: po.TakeIdentity}
 	aside := filepath.Join(dataDir, asidePrefix+now().UTC().Format("20060102-150405"))
-	type move struct{ from, to string }
+	type move struct{ from, to string } // from "": to is only set aside
 	var moves []move
 	if po.TakeIdentity {
 		// The key first, as identity.Create writes them.
@@ -210,10 +210,10 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 	moves = append(moves, move{"drive", "drive"}, move{"drive-thumbs", "drive-thumbs"}, move{"", pad.WALFolder}, move{NameDatabase, store.FileName})
 	for _, mv := range moves {
 		from, to := filepath.Join(pending, filepath.FromSlash(mv.from)), filepath.Join(dataDir, mv.to)
-		if mv.from == "" {
-			from = ""
-		} else if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
-			continue // moved by an earlier, interrupted run
+		if mv.from != "" {
+			if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
+				continue // moved by an earlier, interrupted run
+			}
 		}
 		if fi, err := os.Lstat(to); err == nil && fi.IsDir() && os.Remove(to) == nil {
 			// An empty folder (a new box's drive): nothing to keep.
@@ -228,8 +228,8 @@ func ApplyPending(dataDir string, opts ApplyOptions) (applied *Applied, err erro
 			}
 			applied.Aside = aside
 		}
-		if from == "" {
-			continue
+		if mv.from == "" {
+			continue // set aside, and nothing takes its place
 		}
 		if err := os.Rename(from, to); err != nil {
 			return nil, fmt.Errorf("backup: put %s in place: %w", to, err)

@@ -230,7 +230,7 @@ func readSegment(path string, logger *slog.Logger) ([][]byte, error) {
 func readRecords(r io.Reader) (recs [][]byte, end int64, err error) {
 	var h [len(header)]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if short(err) {
 			return nil, 0, nil
 		}
 		return nil, 0, err
@@ -245,7 +245,7 @@ func readRecords(r io.Reader) (recs [][]byte, end int64, err error) {
 	for {
 		var fr [frameSize]byte
 		if _, err := io.ReadFull(r, fr[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if short(err) {
 				return recs, end, nil
 			}
 			return nil, 0, err
@@ -256,7 +256,7 @@ func readRecords(r io.Reader) (recs [][]byte, end int64, err error) {
 		}
 		d := make([]byte, n)
 		if _, err := io.ReadFull(r, d); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if short(err) {
 				return recs, end, nil
 			}
 			return nil, 0, err
@@ -267,6 +267,12 @@ func readRecords(r io.Reader) (recs [][]byte, end int64, err error) {
 		recs = append(recs, d)
 		end += int64(frameSize) + int64(n)
 	}
+}
+
+// short reports a read that met the end of the file: where a crash cut
+// the segment, not an error.
+func short(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // checksum covers the length too, so that zeros never read as a record.

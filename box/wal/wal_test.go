@@ -27,6 +27,15 @@ func datas(recs []Record) []string {
 	return out
 }
 
+// afterCrash returns, quoted, the records a new Open of dir finds once
+// l's process is gone: its file closed, without Close.
+func afterCrash(t *testing.T, l *Log, dir string) string {
+	t.Helper()
+	l.file.Close()
+	_, recs := openLog(t, dir, Options{})
+	return fmt.Sprintf("%q", datas(recs))
+}
+
 func segmentFiles(t *testing.T, dir string) int {
 	t.Helper()
 	segs, err := segments(dir)
@@ -105,9 +114,7 @@ func TestSegmentsLeaveOnceReleased(t *testing.T) {
 	if _, err := l.Append([]byte("encore")); err != nil {
 		t.Fatal(err)
 	}
-	l.file.Close()
-	_, recs := openLog(t, dir, Options{})
-	if got := fmt.Sprintf("%q", datas(recs)); got != `["encore"]` {
+	if got := afterCrash(t, l, dir); got != `["encore"]` {
 		t.Fatalf("records %s after a crash, want the last one", got)
 	}
 }
@@ -192,9 +199,7 @@ func TestFailedWriteMovesOn(t *testing.T) {
 	if p.seg == 1 {
 		t.Fatal("the append after a failed write went to the same segment")
 	}
-	l.file.Close()
-	_, recs := openLog(t, dir, Options{})
-	if got := fmt.Sprintf("%q", datas(recs)); got != `["avant" "après"]` {
+	if got := afterCrash(t, l, dir); got != `["avant" "après"]` {
 		t.Fatalf("records %s", got)
 	}
 }
@@ -349,9 +354,7 @@ func TestSeal(t *testing.T) {
 	if n := segmentFiles(t, dir); n != 1 {
 		t.Fatalf("%d segment files once the sealed one's records are released", n)
 	}
-	l.file.Close()
-	_, recs := openLog(t, dir, Options{})
-	if got := fmt.Sprintf("%q", datas(recs)); got != `["suivant"]` {
+	if got := afterCrash(t, l, dir); got != `["suivant"]` {
 		t.Fatalf("records %s after a crash", got)
 	}
 }

@@ -1,7 +1,8 @@
-// Package durable holds the two file-system steps that make a new file
+// Package durable holds the file-system steps that make a new file
 // survive a power cut in the right state: put it in place without
-// replacing anything, and sync the folder that names it. The drive and
-// box-to-box sync both place files in the drive folder.
+// replacing anything, sync the folder that names it, and sync many files
+// at once (Syncer). The drive and box-to-box sync both place files in the
+// drive folder.
 package durable
 
 import (

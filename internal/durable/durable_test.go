@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +25,35 @@ func TestRenameNoReplace(t *testing.T) {
 	}
 	if err := renameIfFree(to, to+"2"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSyncerSyncsFilesAndFolders(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewSyncer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sub := filepath.Join(dir, "atelier")
+	os.Mkdir(sub, 0o755)
+	var paths []string
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		p := filepath.Join(sub, name)
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	if err := s.Sync(append(paths, sub, dir)...); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	missing := filepath.Join(sub, "parti.txt")
+	err = s.Sync(paths[0], missing)
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("sync of a missing file: error %v, want one naming it", err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatalf("sync of nothing: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -35,6 +36,7 @@ type driveFolder struct {
 	idx    *localIndex
 	hooks  DriveHooks
 	logger *slog.Logger
+	disk   *durable.Syncer // while the node runs
 
 	// mu is held while the disk and the index are compared or changed
 	// together, so that a scan never mistakes a file being put in place
@@ -327,10 +329,22 @@ type placing struct {
 	done          chan error
 }
 
-// placeBatch puts a batch in place and returns the files it placed.
+// placeBatch puts a batch in place and returns the files it placed: their
+// data is made durable first, then they are renamed, then the names are
+// made durable, then they are recorded, each step once for the batch.
 func (df *driveFolder) placeBatch(batch []placing) []drive.Arrival {
 	df.mu.Lock()
 	defer df.mu.Unlock()
+	tmps := make([]string, len(batch))
+	for i, r := range batch {
+		tmps[i] = r.tmp
+	}
+	if err := df.disk.Sync(tmps...); err != nil {
+		for _, r := range batch {
+			r.done <- fmt.Errorf("bep: write received files: %w", err)
+		}
+		return nil
+	}
 	dirs := map[string]bool{}
 	var placed []placing
 	for _, r := range batch {
@@ -341,12 +355,7 @@ func (df *driveFolder) placeBatch(batch []placing) []drive.Arrival {
 		dirs[filepath.Dir(filepath.Join(df.root, filepath.FromSlash(r.f.Name)))] = true
 		placed = append(placed, r)
 	}
-	var err error
-	for dir := range dirs {
-		if e := durable.SyncDir(dir); e != nil && err == nil {
-			err = e
-		}
-	}
+	err := df.disk.Sync(slices.Collect(maps.Keys(dirs))...)
 	if err == nil {
 		files := make([]protocol.FileInfo, len(placed))
 		for i, r := range placed {

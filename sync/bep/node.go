@@ -19,6 +19,7 @@ import (
 	"tiersbox/box/identity"
 	"tiersbox/box/journal"
 	"tiersbox/box/store"
+	"tiersbox/internal/durable"
 	"tiersbox/sync/link"
 )
 
@@ -221,6 +222,12 @@ func (n *Node) Listen() error {
 // Run accepts (once Listen succeeded) and dials peers, scans the drive
 // and pulls what peers have, until ctx is done.
 func (n *Node) Run(ctx context.Context) error {
+	disk, err := durable.NewSyncer(n.opts.DriveDir)
+	if err != nil {
+		return fmt.Errorf("bep: %w", err)
+	}
+	defer disk.Close()
+	n.df.disk = disk
 	if l := n.listenerOrNil(); l != nil {
 		n.logger.Info("sync listening", "address", l.Addr().String(), "device", n.me.String())
 		go n.accept(ctx, l)

@@ -541,9 +541,8 @@ func (n *Node) pullDriveFile(ctx context.Context, w want) error {
 	if err := fd.Truncate(f.Size); err != nil {
 		return err
 	}
-	if err := fd.Sync(); err != nil {
-		return fmt.Errorf("bep: write %s: %w", f.Name, err)
-	}
+	// Not synced here: the files placed together are synced together
+	// (placeBatch).
 	if err := fd.Close(); err != nil {
 		return err
 	}

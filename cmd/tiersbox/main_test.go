@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -435,5 +436,29 @@ func TestDNSRefusesLoopbackForVisitors(t *testing.T) {
 	_, stderr, code := tiersbox(t, "", "run", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--dns", ":0")
 	if code != 2 || !strings.Contains(stderr, "loopback") {
 		t.Fatalf("got %d %q", code, stderr)
+	}
+}
+
+// The daemon sets its collector's target unless the service's
+// environment says GOGC.
+func TestRunSetsCollectorTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct {
+		gogc string
+		want int
+	}{
+		{"", gcPercent},
+		{"100", 100}, // as the runtime read it at start
+	} {
+		t.Setenv("GOGC", tc.gogc)
+		debug.SetGCPercent(100)
+		var out bytes.Buffer
+		err := cmdRun(context.Background(), []string{"-no-such-flag"}, cmdEnv{stdout: &out, stderr: &out})
+		if err == nil {
+			t.Fatal("run with an unknown flag: no error")
+		}
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("GOGC=%q: collector target %d, want %d", tc.gogc, got, tc.want)
+		}
 	}
 }

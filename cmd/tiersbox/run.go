@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +40,17 @@ import (
 // SIGINT or SIGTERM.
 const shutdownGrace = 10 * time.Second
 
+// gcPercent is the daemon's garbage-collector target (GOGC): the heap
+// may grow by half over what is live before a collection, not double.
+// A Pi's memory is what runs out first; measured on a 1 GiB sync and on
+// 1,500 pad clients, this took a tenth off the peak memory for no
+// measurable processor time (README, "Memory").
+const gcPercent = 50
+
 func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	fs := newFlagSet("run", env)
 	var common commonFlags
 	common.register(fs)

@@ -179,8 +179,10 @@ func (s *Service) arriveOnce(files []Arrival, bySync bool) (again []Arrival, _ e
 		return nil, errors.Join(append(errs, fmt.Errorf("drive: files from sync: %w", err))...)
 	}
 	s.afterCommit(eff)
+	// Debug: on a first sync most files come before the journal entries
+	// that describe them, thousands of lines on a Pi's SD card at Info.
 	for _, p := range listed {
-		s.logger.Info("file from sync listed without its details", "path", p)
+		s.logger.Debug("file from sync listed without its details", "path", p)
 	}
 	return again, errors.Join(errs...)
 }

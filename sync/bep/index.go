@@ -107,6 +107,12 @@ type localIndex struct {
 	files   map[string]fileEntry
 	order   []seqName     // names by sequence, with stale ones
 	changed chan struct{} // closed and replaced at every commit
+
+	wants   wantFunc              // whether a peer's version is fetched (tally.go)
+	remotes map[*remoteIndex]bool // of connected peers, whose tallies follow commits
+
+	heldFiles int   // files (not deleted, not folders) in files
+	heldBytes int64 // and their size
 }
 
 // seqName is a name as of one sequence number: the file's current entry
@@ -142,7 +148,7 @@ func openLocal(st *store.Store, folder string) (*localIndex, error) {
 		}
 		li.id, li.seq = m.IndexID, m.Seq
 		li.files = make(map[string]fileEntry)
-		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { li.files[name] = entryOf(f) })
+		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { li.setLocal(name, entryOf(f)) })
 	})
 	for name, e := range li.files {
 		li.order = append(li.order, seqName{e.sequence, name})
@@ -293,7 +299,7 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 	}
 	li.seq = seq
 	for _, f := range out {
-		li.files[f.Name] = entryOf(f)
+		li.setLocal(f.Name, entryOf(f))
 		li.order = append(li.order, seqName{f.Sequence, f.Name})
 	}
 	if len(li.order) > 2*len(li.files)+1024 {
@@ -313,9 +319,10 @@ func (li *localIndex) commit(files ...protocol.FileInfo) error {
 
 // remoteIndex is what one peer announced in one folder.
 type remoteIndex struct {
-	IndexID protocol.IndexID `json:"index_id"`
-	MaxSeq  int64            `json:"max_seq"`
-	files   map[string]fileEntry
+	IndexID protocol.IndexID     `json:"index_id"`
+	MaxSeq  int64                `json:"max_seq"`
+	files   map[string]fileEntry // changed under the peer's mu and the local index's
+	tally   tally                // under the local index's mu
 }
 
 // fileEntry is what a box keeps in memory of a file in an index, its own

@@ -85,7 +85,8 @@ type retry struct {
 }
 
 // New prepares the node: it opens the folders' indexes and announces the
-// journal as it stands. Run starts the network side.
+// journal as it stands. Run starts the network side and the scans of the
+// drive folder.
 func New(opts Options) (*Node, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -111,6 +112,13 @@ func New(opts Options) (*Node, error) {
 	if n.dIdx, err = openLocal(opts.Store, FolderDrive); err != nil {
 		return nil, err
 	}
+	n.jIdx.wants = func(name string, le fileEntry, _ bool, re fileEntry) bool {
+		return n.wantSegment(le.info(name), re.info(name))
+	}
+	n.dIdx.wants = func(name string, le fileEntry, have bool, re fileEntry) bool {
+		ok, _ := wantDriveFile(le.info(name), have, re.info(name))
+		return ok
+	}
 	if err := os.MkdirAll(opts.DriveDir, 0o750); err != nil {
 		return nil, fmt.Errorf("bep: drive folder: %w", err)
 	}
@@ -132,9 +140,6 @@ func New(opts Options) (*Node, error) {
 		signal(n.refreshes)
 	})
 	if n.jf, err = newJournalFolder(opts.Journal, n.jIdx, n.logger, opts.Ingested); err != nil {
-		return nil, err
-	}
-	if err := n.df.scan(); err != nil {
 		return nil, err
 	}
 	opts.Links.Watch(n.linksChanged)
@@ -320,7 +325,11 @@ func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protoc
 		}
 		p.remote[f] = ri
 	}
+	for f, ri := range p.remote {
+		n.index(f).track(ri)
+	}
 	if !n.addPeer(p) {
+		p.untrack()
 		tc.Close()
 		return nil
 	}
@@ -369,11 +378,11 @@ func (n *Node) clusterConfig(p *peer) *protocol.ClusterConfig {
 	}{{FolderJournal, "journal", n.jIdx}, {FolderDrive, "drive", n.dIdx}} {
 		indexID, seq := f.idx.head()
 		p.mu.Lock()
-		ri := *p.remote[f.id]
+		theirID, theirSeq := p.remote[f.id].IndexID, p.remote[f.id].MaxSeq
 		p.mu.Unlock()
 		cc.Folders = append(cc.Folders, protocol.Folder{ID: f.id, Label: f.label, Devices: []protocol.Device{
 			{ID: n.me, Name: n.opts.Name, Addresses: []string{"dynamic"}, Compression: protocol.CompressionMetadata, IndexID: indexID, MaxSequence: seq},
-			{ID: p.id, Name: p.hello.DeviceName, Addresses: []string{"dynamic"}, Compression: protocol.CompressionMetadata, IndexID: ri.IndexID, MaxSequence: ri.MaxSeq},
+			{ID: p.id, Name: p.hello.DeviceName, Addresses: []string{"dynamic"}, Compression: protocol.CompressionMetadata, IndexID: theirID, MaxSequence: theirSeq},
 		}})
 	}
 	return cc
@@ -465,20 +474,25 @@ func (n *Node) refreshLoop(ctx context.Context) {
 	}
 }
 
-// scanLoop scans the drive folder when the drive says it changed and at
-// every interval.
+// scanLoop scans the drive folder at once, then when the drive says it
+// changed and at every interval. The first scan finds what changed while
+// the box was stopped; it does not hold up the start (on a Pi's SD card a
+// walk of a large drive takes seconds, and the portal waits for New):
+// until it has run, peers are told the index as it was, and a file
+// changed meanwhile is never replaced by the puller (checkUntouched),
+// only announced a little later.
 func (n *Node) scanLoop(ctx context.Context) {
 	tick := time.NewTicker(n.opts.ScanInterval)
 	defer tick.Stop()
 	for {
+		if err := n.df.scan(); err != nil {
+			n.logger.Error("sync: scan drive", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-n.scanNow:
-		}
-		if err := n.df.scan(); err != nil {
-			n.logger.Error("sync: scan drive", "error", err)
 		}
 	}
 }

@@ -76,7 +76,8 @@ func (p *peer) ClusterConfig(_ protocol.Connection, cc *protocol.ClusterConfig) 
 			// A new index from the peer (first contact, or it lost its
 			// database): forget what it said before; it sends all again.
 			p.node.logger.Info("sync: peer has a new index", "device", p.id.Short(), "folder", f.ID)
-			ri.IndexID, ri.MaxSeq, ri.files = theirs.IndexID, 0, map[string]fileEntry{}
+			ri.IndexID, ri.MaxSeq = theirs.IndexID, 0
+			p.local(f.ID).takeRemote(ri, nil, true)
 			if err := saveRemote(p.node.opts.Store, p.id, f.ID, ri, nil, true); err != nil {
 				p.mu.Unlock()
 				return err
@@ -214,12 +215,7 @@ func (p *peer) takeIndex(folder string, files []protocol.FileInfo, replace bool)
 		p.mu.Unlock()
 		return err
 	}
-	if replace {
-		ri.files = make(map[string]fileEntry, len(good))
-	}
-	for _, f := range good {
-		ri.files[f.Name] = entryOf(f)
-	}
+	p.local(folder).takeRemote(ri, good, replace)
 	p.mu.Unlock()
 	names := make([]string, len(good))
 	for i, f := range good {
@@ -319,8 +315,17 @@ func (p *peer) DownloadProgress(protocol.Connection, *protocol.DownloadProgress)
 func (p *peer) Closed(_ protocol.Connection, err error) {
 	p.cancel()
 	p.node.removePeer(p)
+	p.untrack()
 	p.node.logger.Info("sync: disconnected", "device", p.id.Short(), "reason", fmt.Sprint(err), "in", p.mc.in.Load(), "out", p.mc.out.Load())
 	signal(p.node.wake)
+}
+
+// untrack stops the tallies of what the peer and this box need of each
+// other following this box's commits.
+func (p *peer) untrack() {
+	for f, ri := range p.remote {
+		p.node.index(f).untrack(ri)
+	}
 }
 
 // request asks the peer for one block and checks what comes back.

@@ -70,42 +70,13 @@ func (n *Node) Status() ([]PeerStatus, error) {
 }
 
 func (n *Node) folderState(p *peer, folder string) FolderState {
-	st := FolderState{ID: folder}
-	li := n.index(folder)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	li.mu.Lock() // after p.mu, as everywhere
-	defer li.mu.Unlock()
-	mine := li.files
-	if !p.shares[folder] {
-		return st
+	shared, ri := p.shares[folder], p.remote[folder]
+	p.mu.Unlock()
+	if !shared {
+		return FolderState{ID: folder}
 	}
-	theirs := p.remote[folder].files
-	for name, e := range theirs {
-		le, have := mine[name]
-		lf, rf := le.info(name), e.info(name)
-		var wanted bool
-		if folder == FolderJournal {
-			wanted = n.wantSegment(lf, rf)
-		} else {
-			wanted, _ = wantDriveFile(lf, have, rf)
-		}
-		if wanted && !e.deleted {
-			st.NeedFiles++
-			st.NeedBytes += e.size
-		}
-	}
-	for name, le := range mine {
-		e, have := theirs[name]
-		if le.deleted || le.typ == protocol.FileInfoTypeDirectory {
-			continue
-		}
-		if !have || le.version.Compare(e.version) == protocol.Greater {
-			st.TheyNeedFiles++
-			st.TheyNeedBytes += le.size
-		}
-	}
-	return st
+	return n.index(folder).state(ri)
 }
 
 // FolderSummary is what this box holds in a folder.
@@ -122,13 +93,7 @@ func (n *Node) Folders() []FolderSummary {
 	var out []FolderSummary
 	for _, li := range []*localIndex{n.jIdx, n.dIdx} {
 		li.mu.Lock()
-		s := FolderSummary{ID: li.folder, Sequence: li.seq}
-		for _, e := range li.files {
-			if !e.deleted && e.typ == protocol.FileInfoTypeFile {
-				s.Files++
-				s.Bytes += e.size
-			}
-		}
+		s := FolderSummary{ID: li.folder, Sequence: li.seq, Files: li.heldFiles, Bytes: li.heldBytes}
 		li.mu.Unlock()
 		out = append(out, s)
 	}

@@ -590,3 +590,35 @@ func TestReceivedTakesTheSumSyncKnows(t *testing.T) {
 		}
 	}
 }
+
+// A removal whose deletion a crash kept from the disk is carried out at
+// the next start (sweepRemoved).
+func TestStartDeletesWhatARemovalLeft(t *testing.T) {
+	b := openBox(t, t.TempDir(), Options{})
+	r := &remote{origin: journal.Origin{9}, time: 1 << 40}
+	first, rm := r.file("a.txt", "same"), r.op(KindRemove, "a.txt")
+	b.j.Ingest(first)
+	b.svc.Apply(first)
+	b.place(t, "a.txt", "same", time.Now())
+	b.arrived("a.txt")
+	kept := r.file("b.txt", "kept")
+	b.j.Ingest(kept)
+	b.svc.Apply(kept)
+	b.place(t, "b.txt", "kept", time.Now())
+	b.arrived("b.txt")
+	b.j.Ingest(rm)
+	b.svc.Apply(rm)
+	// As if the box had stopped between the removal and the deletion.
+	b.place(t, "a.txt", "same", time.Now())
+	b = b.reopen(t)
+	if _, err := os.Stat(filepath.Join(b.dir(), "a.txt")); !os.IsNotExist(err) {
+		t.Errorf("removed content still on disk after a start: %v", err)
+	}
+	if _, err := b.svc.Stat("a.txt"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Stat of the removed file: %v", err)
+	}
+	if f, err := b.svc.Stat("b.txt"); err != nil || f.Size != 4 {
+		t.Errorf("Stat of the kept file: %+v, %v", f, err)
+	}
+	b.checkConsistent(t)
+}

@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -316,8 +317,19 @@ func putRecord(tx *bolt.Tx, path string, r record) error {
 
 // forEachRecord calls f for every path's record, in path order.
 func forEachRecord(tx *bolt.Tx, f func(path string, r record) error) error {
+	return forEachRecordHolding(tx, nil, f)
+}
+
+// removedJSON is how a record's Removed field reads when it is set. No
+// other part of a record can read so: a quote inside a JSON string is
+// escaped.
+var removedJSON = []byte(`"removed":true`)
+
+// forEachRecordHolding is forEachRecord over the records whose JSON holds
+// text (every record when text is nil); the others are not decoded.
+func forEachRecordHolding(tx *bolt.Tx, text []byte, f func(path string, r record) error) error {
 	return tx.Bucket(store.BucketDrive).ForEach(func(k, v []byte) error {
-		if len(k) > 0 && k[0] == 0 {
+		if len(k) > 0 && k[0] == 0 || text != nil && !bytes.Contains(v, text) {
 			return nil
 		}
 		var r record

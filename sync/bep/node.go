@@ -328,12 +328,15 @@ func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protoc
 	for f, ri := range p.remote {
 		n.index(f).track(ri)
 	}
+	// The connection exists before the peer is recorded: a connection
+	// to the same device racing this one may replace it, and closes it,
+	// as soon as it is (addPeer). It starts only once recorded.
+	p.conn = protocol.NewConnection(id, tc, tc, tc, p, newConnInfo(tc, outgoing), protocol.CompressionMetadata, protocol.NewKeyGenerator())
 	if !n.addPeer(p) {
 		p.untrack()
 		tc.Close()
 		return nil
 	}
-	p.conn = protocol.NewConnection(id, tc, tc, tc, p, newConnInfo(tc, outgoing), protocol.CompressionMetadata, protocol.NewKeyGenerator())
 	p.conn.Start()
 	p.conn.ClusterConfig(n.clusterConfig(p), nil)
 	n.logger.Info("sync: connected", "device", id.Short(), "name", hello.DeviceName, "client", hello.ClientName+" "+hello.ClientVersion, "remote", c.RemoteAddr().String())

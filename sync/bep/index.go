@@ -62,17 +62,18 @@ func bucketPath(tx *bolt.Tx, names ...[]byte) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// eachFile calls fn with every file of a files bucket (b may be nil).
-func eachFile(b *bolt.Bucket, fn func(name string, f protocol.FileInfo)) error {
+// eachEntry calls fn with the short entry of every file in a files
+// bucket (b may be nil).
+func eachEntry(b *bolt.Bucket, fn func(name string, e fileEntry)) error {
 	if b == nil {
 		return nil
 	}
 	return b.ForEach(func(k, v []byte) error {
-		f, err := unmarshalFile(v)
+		e, err := entryFromStored(v)
 		if err != nil {
 			return fmt.Errorf("file %q: %w", k, err)
 		}
-		fn(string(k), f)
+		fn(string(k), e)
 		return nil
 	})
 }
@@ -148,7 +149,7 @@ func openLocal(st *store.Store, folder string) (*localIndex, error) {
 		}
 		li.id, li.seq = m.IndexID, m.Seq
 		li.files = make(map[string]fileEntry)
-		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { li.setLocal(name, entryOf(f)) })
+		return eachEntry(b.Bucket(keyFiles), li.setLocal)
 	})
 	for name, e := range li.files {
 		li.order = append(li.order, seqName{e.sequence, name})
@@ -377,7 +378,7 @@ func loadRemote(st *store.Store, dev protocol.DeviceID, folder string) (*remoteI
 				return err
 			}
 		}
-		return eachFile(b.Bucket(keyFiles), func(name string, f protocol.FileInfo) { ri.files[name] = entryOf(f) })
+		return eachEntry(b.Bucket(keyFiles), func(name string, e fileEntry) { ri.files[name] = e })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bep: read index of %s from %s: %w", folder, dev.Short(), err)

@@ -75,6 +75,20 @@ type journalFolder struct {
 	// again in full: a pad being typed into grows its box's journal every
 	// second, and the open segment is up to 1 MiB.
 	tails map[journal.Origin]*segmentTail
+
+	// served is the segment last read for a peer's block requests. A
+	// peer asks for all the blocks of a segment it lacks (eight of a full
+	// one) and each request would otherwise read and encode the whole
+	// segment again from the journal.
+	servedMu sync.Mutex
+	served   servedSegment
+}
+
+// servedSegment is the content of origin o's segment s.
+type servedSegment struct {
+	o    journal.Origin
+	s    segment
+	data []byte
 }
 
 // segmentTail is the running hash of the segment starting at first.
@@ -284,13 +298,22 @@ func (jf *journalFolder) readAt(name string, off int64, size int) ([]byte, error
 	if !ok {
 		return nil, protocol.ErrNoSuchFile
 	}
-	data, err := jf.read(o, seg)
-	if err != nil {
-		return nil, err
+	// A segment of the same entries, of which as many were erased, has
+	// the same content: the cached one serves while seg is unchanged.
+	jf.servedMu.Lock()
+	defer jf.servedMu.Unlock()
+	if jf.served.o != o || jf.served.s != seg || jf.served.data == nil {
+		data, err := jf.read(o, seg)
+		if err != nil {
+			return nil, err
+		}
+		jf.served = servedSegment{o: o, s: seg, data: data}
 	}
+	data := jf.served.data
 	if off < 0 || off+int64(size) > int64(len(data)) {
 		return nil, protocol.ErrNoSuchFile
 	}
+	// Not a copy: a segment read is never written to, only replaced.
 	return data[off : off+int64(size)], nil
 }
 

@@ -437,6 +437,11 @@ func (n *Node) pullSegment(ctx context.Context, w want) error {
 		}
 	}
 	data := make([]byte, w.f.Size)
+	// The blocks it lacks are asked for together: one by one, each would
+	// wait behind the drive's blocks already asked of the same peer, and
+	// a segment carries what visitors wrote.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelBlocks)
 	for i, b := range w.f.Blocks {
 		end := b.Offset + int64(b.Size)
 		if end <= int64(len(have)) {
@@ -445,11 +450,17 @@ func (n *Node) pullSegment(ctx context.Context, w want) error {
 				continue
 			}
 		}
-		block, err := fetchBlock(ctx, FolderJournal, w.f, i, w.from)
-		if err != nil {
-			return err
-		}
-		copy(data[b.Offset:], block)
+		g.Go(func() error {
+			block, err := fetchBlock(gctx, FolderJournal, w.f, i, w.from)
+			if err != nil {
+				return err
+			}
+			copy(data[b.Offset:], block)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	_, err := n.jf.ingest(w.f.Name, data)
 	return err

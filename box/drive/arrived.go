@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -377,14 +378,9 @@ func (s *Service) removeArrived(path string) (bool, error) {
 	return false, s.arrive([]Arrival{{Path: path}}, true)
 }
 
-// scanFolder brings the listing of files without details up to date with
-// the drive folder: files that nothing lists (sync placed them while the
-// box was stopped, or a stop came before Received) are read and listed,
-// and those listed that left the disk are forgotten. Files the journal
-// lists are recognised by their size and listed files without details by
-// their size and time, without reading them; uploads under way are left
-// to Upload.
-func (s *Service) scanFolder() error {
+// walkFolder returns the regular files of the drive folder with valid
+// paths, by path.
+func (s *Service) walkFolder() (map[string]fs.FileInfo, error) {
 	found := make(map[string]fs.FileInfo)
 	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if p == "." {
@@ -408,49 +404,82 @@ func (s *Service) scanFolder() error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("drive: scan folder: %w", err)
+	return found, err
+}
+
+// scanFolder brings the listing of files without details up to date with
+// the drive folder: files that nothing lists (sync placed them while the
+// box was stopped, or a stop came before Received) are read and listed,
+// and those listed that left the disk are forgotten. Files the journal
+// lists are recognised by their size and listed files without details by
+// their size and time, without reading them; uploads under way are left
+// to Upload.
+func (s *Service) scanFolder() error {
+	// The walk (system calls) and the read of the records (decoding) do
+	// not depend on each other: side by side, a start with 10,000 files
+	// waits for the longer of the two rather than for both.
+	var found map[string]fs.FileInfo
+	var walkErr error
+	walked := make(chan struct{})
+	go func() {
+		defer close(walked)
+		found, walkErr = s.walkFolder()
+	}()
+	type listing struct {
+		disk *diskRecord
+		live bool
+		size int64
 	}
-	s.nameMu.Lock()
-	reserved := maps.Clone(s.names)
-	s.nameMu.Unlock()
-	// One pass over the records: what is listed from disk but gone, what
-	// is on disk and described nowhere (or differently), and the usage.
-	var check []Arrival
-	var gone []string
+	listed := make(map[string]listing)
+	uploads := make(map[string]bool)
 	var used int64
-	err = s.st.View(func(tx *bolt.Tx) error {
-		uploads := tx.Bucket(store.BucketDriveUploads)
-		known := make(map[string]bool, len(found))
+	err := s.st.View(func(tx *bolt.Tx) error {
 		err := forEachRecord(tx, func(p string, r record) error {
 			used += r.usage()
-			fi := found[p]
-			switch {
-			case fi == nil:
-				if r.Disk != nil {
-					gone = append(gone, p)
-				}
-				return nil
-			case r.Disk != nil && r.Disk.Size == fi.Size() && r.Disk.ModTime == fi.ModTime().UnixNano():
-			case r.Disk == nil && r.live() && r.File.Size == fi.Size():
-			default:
-				return nil // read below
+			l := listing{disk: r.Disk, live: r.live()}
+			if l.live {
+				l.size = r.File.Size
 			}
-			known[p] = true
+			listed[p] = l
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		for p := range found {
-			if !known[p] && !reserved[foldKey(p)] && uploads.Get([]byte(p)) == nil {
-				check = append(check, Arrival{Path: p})
-			}
-		}
-		return nil
+		return tx.Bucket(store.BucketDriveUploads).ForEach(func(k, _ []byte) error {
+			uploads[string(k)] = true
+			return nil
+		})
 	})
-	if err != nil {
+	<-walked
+	if err := cmp.Or(walkErr, err); err != nil {
 		return fmt.Errorf("drive: scan folder: %w", err)
+	}
+	s.nameMu.Lock()
+	reserved := maps.Clone(s.names)
+	s.nameMu.Unlock()
+	// What is listed from disk but gone, and what is on disk and
+	// described nowhere (or differently).
+	var check []Arrival
+	var gone []string
+	for p, l := range listed {
+		fi := found[p]
+		switch {
+		case fi == nil:
+			if l.disk != nil {
+				gone = append(gone, p)
+			}
+		case l.disk != nil && l.disk.Size == fi.Size() && l.disk.ModTime == fi.ModTime().UnixNano():
+		case l.disk == nil && l.live && l.size == fi.Size():
+		default:
+			continue // read below
+		}
+		delete(found, p)
+	}
+	for p := range found {
+		if !reserved[foldKey(p)] && !uploads[p] {
+			check = append(check, Arrival{Path: p})
+		}
 	}
 	// The usage is counted whole here; what the reads below change is
 	// added to it as they commit.

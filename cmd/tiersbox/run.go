@@ -47,9 +47,20 @@ const shutdownGrace = 10 * time.Second
 // measurable processor time (README, "Memory").
 const gcPercent = 50
 
+// startGCPercent is the collector's target while the box starts, until
+// it serves. Opening the drive and the sync indexes allocates in a burst
+// whose live part stays small, and the collector's smallest target is
+// 4 MiB scaled by the percentage: at gcPercent it ran every 2 MiB of that
+// burst. With 10,000 drive files, the start to the first connection to a
+// peer took a quarter less at 400 (README, "Memory").
+const startGCPercent = 400
+
 func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
+	started := func() {}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		debug.SetGCPercent(startGCPercent)
+		started = func() { debug.SetGCPercent(gcPercent) }
+		defer started()
 	}
 	fs := newFlagSet("run", env)
 	var common commonFlags
@@ -84,7 +95,7 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return runBox(ctx, cfg, common.data, env)
+	return runBox(ctx, cfg, common.data, env, started)
 }
 
 // services are the box's parts over its journal, opened the same way by
@@ -157,8 +168,9 @@ func (s *services) Close() {
 }
 
 // runBox builds every component in order, runs them until ctx is done,
-// then stops them in the reverse order.
-func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
+// then stops them in the reverse order. It calls started once every
+// component is built, before serving.
+func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv, started func()) error {
 	logger := newLogger(env, cfg.Log.Level)
 	// A restore staged on the staff page goes in place before anything
 	// opens the data (backup.go); restart stops the box to apply one.
@@ -378,6 +390,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv) error {
 			func(mux *http.ServeMux) { controlExport(mux, pages.WriteExport, logger) })
 	})
 
+	started()
 	logger.Info("box running", "http", httpBound.String(), "portal", "http://"+urlHost)
 	err = g.Wait()
 	if err != nil {

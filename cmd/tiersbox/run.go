@@ -221,18 +221,20 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv, started
 	jnl, pads, chats, files := svc.jnl, svc.pads, svc.chats, svc.files
 
 	// Box-to-box sync: other boxes' entries go to the services as soon
-	// as they are in the journal, so open pads and channels show them.
+	// as they are in the journal, so open pads and channels show them
+	// (apply.go).
+	fromPeers := newApplier(func(entries []journal.Entry) {
+		for _, apply := range []func(...journal.Entry) error{pads.Apply, chats.Apply, files.Apply} {
+			if err := apply(entries...); err != nil {
+				logger.Error("applying entries from another box", "error", err)
+			}
+		}
+	})
 	links := link.New(st, id.DeviceID)
 	peers, err := bep.New(bep.Options{
 		Identity: id, Store: st, Journal: jnl, Links: links,
 		DriveDir: filepath.Join(dataDir, "drive"), Drive: files,
-		Ingested: func(entries []journal.Entry) {
-			for _, apply := range []func(...journal.Entry) error{pads.Apply, chats.Apply, files.Apply} {
-				if err := apply(entries...); err != nil {
-					logger.Error("applying entries from another box", "error", err)
-				}
-			}
-		},
+		Ingested: fromPeers.add,
 		Listen: cfg.Sync.Listen, Name: venue.Venue, Version: versionString(),
 		RateLimit: cfg.Sync.MaxRate.Bytes, Logger: logger,
 	})
@@ -381,6 +383,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv, started
 	}
 	g.Go(func() error { return visitors.Run(gctx, 10*time.Minute) })
 	g.Go(func() error { return runRetention(gctx, st, mine, time.Hour, logger) })
+	g.Go(func() error { return fromPeers.run(gctx) })
 	g.Go(func() error { return peers.Run(gctx) })
 	if cfg.Sync.Discovery {
 		g.Go(func() error { return runDiscovery(gctx, cfg, id, venue.Venue, peers, logger) })

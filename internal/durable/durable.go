@@ -12,7 +12,7 @@ import (
 )
 
 // SyncDir syncs a folder, so that the names created or removed in it
-// survive a power cut.
+// survive a power cut. Given a file, it syncs the file.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

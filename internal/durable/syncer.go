@@ -51,8 +51,8 @@ func (s *Syncer) Sync(paths ...string) error {
 			together = true
 			continue
 		}
-		if err := syncOne(p); err != nil {
-			errs = append(errs, err)
+		if err := SyncDir(p); err != nil { // a file or a folder alike
+			errs = append(errs, fmt.Errorf("durable: sync %s: %w", p, err))
 		}
 	}
 	if together {
@@ -65,16 +65,3 @@ func (s *Syncer) Sync(paths ...string) error {
 
 // Close closes the folder.
 func (s *Syncer) Close() error { return s.dir.Close() }
-
-// syncOne syncs one file or folder.
-func syncOne(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("durable: sync %s: %w", p, err)
-	}
-	return nil
-}

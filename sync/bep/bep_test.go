@@ -235,3 +235,30 @@ func TestTwoBoxesSyncJournalAndDrive(t *testing.T) {
 		t.Fatalf("b still has the file: %v", err)
 	}
 }
+
+// What a connection carried is kept in the link when the box stops: Run
+// returns only once the ends of its connections are recorded, before
+// the store closes.
+func TestStopKeepsLinkCounts(t *testing.T) {
+	for i := range 5 {
+		a, b := newTestBox(t, "a"), newTestBox(t, "b")
+		if _, err := a.j.Append(journalDraft(fmt.Sprint("bonjour ", i))); err != nil {
+			t.Fatal(err)
+		}
+		linkBoxes(t, a, b)
+		waitFor(t, "b to hold a's entry", 10*time.Second, func() bool { return heads(t, b)[a.j.Origin()] == 1 })
+		b.stop()
+		st, err := store.Open(b.dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, ok, err := link.New(st, b.id.DeviceID).Get(a.id.DeviceID)
+		st.Close()
+		if err != nil || !ok {
+			t.Fatalf("link to a: %v, %v", ok, err)
+		}
+		if d.InBytes == 0 || d.OutBytes == 0 || d.LastSeen.IsZero() {
+			t.Fatalf("stop %d: the link keeps in %d, out %d bytes, last seen %v", i, d.InBytes, d.OutBytes, d.LastSeen)
+		}
+	}
+}

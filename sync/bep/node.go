@@ -70,6 +70,8 @@ type Node struct {
 	peers      map[protocol.DeviceID]*peer
 	discovered map[protocol.DeviceID][]string
 	backoff    map[protocol.DeviceID]*retry
+	stopping   bool           // Run is closing the connections: no new one
+	conns      sync.WaitGroup // connections started and not yet Closed
 
 	wake      chan struct{} // dial now
 	scanNow   chan struct{}
@@ -247,10 +249,15 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	n.mu.Lock()
+	n.stopping = true
 	for _, p := range n.peers {
 		p.conn.Close(errors.New("box stopping"))
 	}
 	n.mu.Unlock()
+	// A connection's end is recorded (Closed) on lib/protocol's own
+	// goroutine: wait for it, or the store may close before the link's
+	// byte counts are kept.
+	n.conns.Wait()
 	wg.Wait()
 	n.df.told.Wait() // the drive hears of every file put in place before the box stops
 	return nil
@@ -349,6 +356,9 @@ func (n *Node) serve(ctx context.Context, c net.Conn, outgoing bool, want protoc
 func (n *Node) addPeer(p *peer) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.stopping {
+		return false
+	}
 	if old, ok := n.peers[p.id]; ok {
 		if old.dialer().Compare(p.dialer()) <= 0 {
 			return false
@@ -357,6 +367,7 @@ func (n *Node) addPeer(p *peer) bool {
 	}
 	n.peers[p.id] = p
 	delete(n.backoff, p.id)
+	n.conns.Add(1) // the caller starts it; Closed is called once it ends
 	return true
 }
 

@@ -313,6 +313,7 @@ func (p *peer) DownloadProgress(protocol.Connection, *protocol.DownloadProgress)
 
 // Closed is called once when the connection ends.
 func (p *peer) Closed(_ protocol.Connection, err error) {
+	defer p.node.conns.Done()
 	p.cancel()
 	p.node.removePeer(p)
 	p.untrack()

@@ -25,7 +25,7 @@ import (
 // holds, then types on, moving their cursor each time: more than twice
 // sendQueue messages wait behind the paste.
 func TestSlowReaderGetsMergedEdits(t *testing.T) {
-	hs, _ := newPadServer(t)
+	hs, _, _ := newPadServerOn(t, func(l net.Listener) net.Listener { return smallSendBuffers{l} })
 	const paste, edits = 6 << 20, 170 // 340 messages after the paste: within a burst (msgBurst)
 
 	dialer := *websocket.DefaultDialer
@@ -103,4 +103,21 @@ func TestSlowReaderGetsMergedEdits(t *testing.T) {
 	// And it still takes part.
 	slow.typeAt(0, "!")
 	typist.waitText("!" + want)
+}
+
+// smallSendBuffers gives the box's side of each connection a small send
+// buffer: what the slow reader does not read then stays in the box's
+// queue, whatever the machine's own limit on send buffers (tcp_wmem),
+// which the paste must otherwise exceed.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetWriteBuffer(64 << 10); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, err
 }

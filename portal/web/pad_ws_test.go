@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,6 +27,13 @@ func newPadServer(t *testing.T) (*httptest.Server, *pad.Service) {
 // newPadServerStore is newPadServer that also returns the store.
 func newPadServerStore(t *testing.T) (*httptest.Server, *pad.Service, *store.Store) {
 	t.Helper()
+	return newPadServerOn(t, nil)
+}
+
+// newPadServerOn is newPadServerStore whose listener is wrap's (when
+// wrap is not nil).
+func newPadServerOn(t *testing.T, wrap func(net.Listener) net.Listener) (*httptest.Server, *pad.Service, *store.Store) {
+	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +51,11 @@ func newPadServerStore(t *testing.T) (*httptest.Server, *pad.Service, *store.Sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Wrap(srv.Pages()))
+	hs := httptest.NewUnstartedServer(srv.Wrap(srv.Pages()))
+	if wrap != nil {
+		hs.Listener = wrap(hs.Listener)
+	}
+	hs.Start()
 	t.Cleanup(func() { srv.CloseWebsockets(); hs.Close(); pads.Close() })
 	return hs, pads, st
 }

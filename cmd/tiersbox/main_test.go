@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -440,18 +441,27 @@ func TestDNSRefusesLoopbackForVisitors(t *testing.T) {
 }
 
 // The daemon sets its collector's target unless the service's
-// environment says GOGC.
+// environment says GOGC, and leaves the memory limit as it found it (the
+// start's limit is lifted), whether GOMEMLIMIT is set or not.
 func TestRunSetsCollectorTarget(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	for _, tc := range []struct {
-		gogc string
-		want int
+		gogc, gomemlimit string
+		want             int
 	}{
-		{"", gcPercent},
-		{"100", 100}, // as the runtime read it at start
+		{"", "", gcPercent},
+		{"", "1GiB", gcPercent},
+		{"100", "", 100}, // as the runtime read it at start
 	} {
 		t.Setenv("GOGC", tc.gogc)
+		t.Setenv("GOMEMLIMIT", tc.gomemlimit)
 		debug.SetGCPercent(100)
+		limit := int64(math.MaxInt64)
+		if tc.gomemlimit != "" {
+			limit = 1 << 30 // as the runtime read it at start
+		}
+		debug.SetMemoryLimit(limit)
 		var out bytes.Buffer
 		err := cmdRun(context.Background(), []string{"-no-such-flag"}, cmdEnv{stdout: &out, stderr: &out})
 		if err == nil {
@@ -459,6 +469,9 @@ func TestRunSetsCollectorTarget(t *testing.T) {
 		}
 		if got := debug.SetGCPercent(100); got != tc.want {
 			t.Errorf("GOGC=%q: collector target %d, want %d", tc.gogc, got, tc.want)
+		}
+		if got := debug.SetMemoryLimit(-1); got != limit {
+			t.Errorf("GOGC=%q GOMEMLIMIT=%q: memory limit %d after the run, want %d", tc.gogc, tc.gomemlimit, got, limit)
 		}
 	}
 }

@@ -248,7 +248,7 @@ func runBox(ctx context.Context, cfg Config, dataDir string, env cmdEnv, started
 		Identity: id, Store: st, Journal: jnl, Links: links,
 		DriveDir: filepath.Join(dataDir, "drive"), Drive: files,
 		Ingested: fromPeers.add,
-		Listen: cfg.Sync.Listen, Name: venue.Venue, Version: versionString(),
+		Listen:   cfg.Sync.Listen, Name: venue.Venue, Version: versionString(),
 		RateLimit: cfg.Sync.MaxRate.Bytes, Logger: logger,
 	})
 	if err != nil {

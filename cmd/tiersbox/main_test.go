@@ -6,14 +6,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
+	runtimemetrics "runtime/metrics"
 	"strings"
 	"sync"
 	"syscall"
@@ -441,27 +442,18 @@ func TestDNSRefusesLoopbackForVisitors(t *testing.T) {
 }
 
 // The daemon sets its collector's target unless the service's
-// environment says GOGC, and leaves the memory limit as it found it (the
-// start's limit is lifted), whether GOMEMLIMIT is set or not.
+// environment says GOGC.
 func TestRunSetsCollectorTarget(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	for _, tc := range []struct {
-		gogc, gomemlimit string
-		want             int
+		gogc string
+		want int
 	}{
-		{"", "", gcPercent},
-		{"", "1GiB", gcPercent},
-		{"100", "", 100}, // as the runtime read it at start
+		{"", gcPercent},
+		{"100", 100}, // as the runtime read it at start
 	} {
 		t.Setenv("GOGC", tc.gogc)
-		t.Setenv("GOMEMLIMIT", tc.gomemlimit)
 		debug.SetGCPercent(100)
-		limit := int64(math.MaxInt64)
-		if tc.gomemlimit != "" {
-			limit = 1 << 30 // as the runtime read it at start
-		}
-		debug.SetMemoryLimit(limit)
 		var out bytes.Buffer
 		err := cmdRun(context.Background(), []string{"-no-such-flag"}, cmdEnv{stdout: &out, stderr: &out})
 		if err == nil {
@@ -470,8 +462,39 @@ func TestRunSetsCollectorTarget(t *testing.T) {
 		if got := debug.SetGCPercent(100); got != tc.want {
 			t.Errorf("GOGC=%q: collector target %d, want %d", tc.gogc, got, tc.want)
 		}
-		if got := debug.SetMemoryLimit(-1); got != limit {
-			t.Errorf("GOGC=%q GOMEMLIMIT=%q: memory limit %d after the run, want %d", tc.gogc, tc.gomemlimit, got, limit)
-		}
 	}
+}
+
+// While the box starts, the collector's target is startGCPercent, until
+// the box serves or its heap reaches startHeap; then gcPercent.
+func TestStartCollector(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	gogc := func() uint64 {
+		s := []runtimemetrics.Sample{{Name: "/gc/gogc:percent"}}
+		runtimemetrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	started := startCollector()
+	if got := gogc(); got != startGCPercent {
+		t.Fatalf("target %d at the start, want %d", got, startGCPercent)
+	}
+	started()
+	if got := gogc(); got != gcPercent {
+		t.Fatalf("target %d once started, want %d", got, gcPercent)
+	}
+	started() // a second call changes nothing
+
+	startCollector()
+	heap := make([]byte, startHeap)
+	for i := range heap {
+		heap[i] = byte(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gogc() != gcPercent {
+		if time.Now().After(deadline) {
+			t.Fatalf("target still %d with a heap of %d bytes", gogc(), startHeap)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	runtime.KeepAlive(heap)
 }

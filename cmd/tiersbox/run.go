@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	runtimemetrics "runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -48,31 +50,26 @@ const shutdownGrace = 10 * time.Second
 const gcPercent = 50
 
 // startGCPercent is the collector's target while the box starts, until
-// it serves. Opening the drive and the sync indexes allocates in a burst
-// whose live part stays small, and the collector's smallest target is
-// 4 MiB scaled by the percentage: at gcPercent it ran every 2 MiB of that
-// burst. With 10,000 drive files, the start to the first connection to a
-// peer took a quarter less at 400 (README, "Memory"). startMemoryLimit
-// bounds that start's heap all the same: a first start reads and hashes
-// every file already in the drive folder, and at 400 alone a 1 GiB drive
-// took the peak from 46 to 68 MiB.
+// it serves or its heap reaches startHeap. Opening the drive and the sync
+// indexes allocates in a burst whose live part stays small, and the
+// collector's smallest target is 4 MiB scaled by the percentage: at
+// gcPercent it ran every 2 MiB of that burst. With 10,000 drive files,
+// the start to the first connection to a peer took a fifth to a quarter
+// less at 400 (README, "Memory"). The heap's bound keeps the peak where
+// it was: a first start reads and hashes every file already in the drive
+// folder, and at 400 throughout, a 1 GiB drive took it from 44 to 68-71
+// MiB. A bound on the heap, not a memory limit: a large box's live heap
+// may exceed it, and a limit below the live heap makes the collector run
+// without pause.
 const (
-	startGCPercent   = 400
-	startMemoryLimit = 24 << 20
+	startGCPercent = 400
+	startHeap      = 24 << 20
 )
 
 func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 	started := func() {}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(startGCPercent)
-		limit := int64(-1) // a GOMEMLIMIT in the environment is left alone
-		if os.Getenv("GOMEMLIMIT") == "" {
-			limit = debug.SetMemoryLimit(startMemoryLimit)
-		}
-		started = func() {
-			debug.SetGCPercent(gcPercent)
-			debug.SetMemoryLimit(limit) // a negative limit changes nothing
-		}
+		started = startCollector()
 		defer started()
 	}
 	fs := newFlagSet("run", env)
@@ -109,6 +106,38 @@ func cmdRun(ctx context.Context, args []string, env cmdEnv) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return runBox(ctx, cfg, common.data, env, started)
+}
+
+// startCollector sets the collector's target to startGCPercent, and back
+// to gcPercent once the heap holds startHeap bytes or the returned func
+// is called, whichever comes first.
+func startCollector() (started func()) {
+	debug.SetGCPercent(startGCPercent)
+	done := make(chan struct{})
+	var once sync.Once
+	settle := func() {
+		once.Do(func() {
+			debug.SetGCPercent(gcPercent)
+			close(done)
+		})
+	}
+	go func() {
+		heap := []runtimemetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if runtimemetrics.Read(heap); heap[0].Value.Uint64() >= startHeap {
+				settle()
+				return
+			}
+		}
+	}()
+	return settle
 }
 
 // services are the box's parts over its journal, opened the same way by

@@ -425,22 +425,13 @@ func (s *Service) scanFolder() error {
 		defer close(walked)
 		found, walkErr = s.walkFolder()
 	}()
-	type listing struct {
-		disk *diskRecord
-		live bool
-		size int64
-	}
-	listed := make(map[string]listing)
+	listed := make(map[string]record)
 	uploads := make(map[string]bool)
 	var used int64
 	err := s.st.View(func(tx *bolt.Tx) error {
 		err := forEachRecord(tx, func(p string, r record) error {
 			used += r.usage()
-			l := listing{disk: r.Disk, live: r.live()}
-			if l.live {
-				l.size = r.File.Size
-			}
-			listed[p] = l
+			listed[p] = r
 			return nil
 		})
 		if err != nil {
@@ -462,15 +453,15 @@ func (s *Service) scanFolder() error {
 	// described nowhere (or differently).
 	var check []Arrival
 	var gone []string
-	for p, l := range listed {
+	for p, r := range listed {
 		fi := found[p]
 		switch {
 		case fi == nil:
-			if l.disk != nil {
+			if r.Disk != nil {
 				gone = append(gone, p)
 			}
-		case l.disk != nil && l.disk.Size == fi.Size() && l.disk.ModTime == fi.ModTime().UnixNano():
-		case l.disk == nil && l.live && l.size == fi.Size():
+		case r.Disk != nil && r.Disk.Size == fi.Size() && r.Disk.ModTime == fi.ModTime().UnixNano():
+		case r.Disk == nil && r.live() && r.File.Size == fi.Size():
 		default:
 			continue // read below
 		}

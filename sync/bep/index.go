@@ -323,7 +323,7 @@ type remoteIndex struct {
 	IndexID protocol.IndexID     `json:"index_id"`
 	MaxSeq  int64                `json:"max_seq"`
 	files   map[string]fileEntry // changed under the peer's mu and the local index's
-	tally   tally                // under the local index's mu
+	tally   FolderState          // under the local index's mu (tally.go)
 }
 
 // fileEntry is what a box keeps in memory of a file in an index, its own

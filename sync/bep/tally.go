@@ -2,27 +2,24 @@ package bep
 
 import "github.com/syncthing/syncthing/lib/protocol"
 
-// tally is what a connected peer and this box still need of each other in
-// one folder. It is kept up to date name by name, as either index
-// changes, so that a status (staff poll it) costs nothing however many
-// files the folder holds, and holds no lock for long.
-type tally struct {
-	needFiles, theyNeedFiles int
-	needBytes, theyNeedBytes int64
-}
+// A connected peer's remote index keeps, in a FolderState, what the peer
+// and this box still need of each other in its folder (its tally). It is
+// kept up to date name by name, as either index changes, so that a
+// status (staff poll it) costs nothing however many files the folder
+// holds, and holds no lock for long.
 
 // count adds (sign 1) or takes away (sign -1) what name counts for in t,
 // given this box's entry le (if have) and the peer's re (if theirs).
 // wants says whether this box would fetch the peer's version.
-func count(t *tally, sign int, name string, le fileEntry, have bool, re fileEntry, theirs bool, wants wantFunc) {
+func count(t *FolderState, sign int, name string, le fileEntry, have bool, re fileEntry, theirs bool, wants wantFunc) {
 	if theirs && !re.deleted && wants(name, le, have, re) {
-		t.needFiles += sign
-		t.needBytes += int64(sign) * re.size
+		t.NeedFiles += sign
+		t.NeedBytes += int64(sign) * re.size
 	}
 	if have && !le.deleted && le.typ != protocol.FileInfoTypeDirectory &&
 		(!theirs || le.version.Compare(re.version) == protocol.Greater) {
-		t.theyNeedFiles += sign
-		t.theyNeedBytes += int64(sign) * le.size
+		t.TheyNeedFiles += sign
+		t.TheyNeedBytes += int64(sign) * le.size
 	}
 }
 
@@ -33,7 +30,7 @@ type wantFunc func(name string, le fileEntry, have bool, re fileEntry) bool
 // recount computes ri's tally from both indexes whole; the caller holds
 // li.mu.
 func (li *localIndex) recount(ri *remoteIndex) {
-	ri.tally = tally{}
+	ri.tally = FolderState{}
 	for name, re := range ri.files {
 		le, have := li.files[name]
 		count(&ri.tally, 1, name, le, have, re, true, li.wants)
@@ -109,12 +106,13 @@ func (li *localIndex) takeRemote(ri *remoteIndex, files []protocol.FileInfo, rep
 	}
 }
 
-// state returns ri's tally as a FolderState.
+// state returns ri's tally.
 func (li *localIndex) state(ri *remoteIndex) FolderState {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	t := ri.tally
-	return FolderState{ID: li.folder, NeedFiles: t.needFiles, NeedBytes: t.needBytes, TheyNeedFiles: t.theyNeedFiles, TheyNeedBytes: t.theyNeedBytes}
+	st := ri.tally
+	st.ID = li.folder
+	return st
 }
 
 // held says whether an entry is a file this box holds (for the sums of
